@@ -1,0 +1,178 @@
+"""The command line: ``repo-add``, ``repo-remove`` and ``repotools {add,remove}``.
+
+A thin layer: it builds a request from the options, runs it and is the one place
+that turns exceptions into messages and exit codes (0 success, 1 any error, a
+usage error included, as pacman 6.0.2's scripts).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from typing import Annotated, Optional
+
+import typer
+from typer.main import get_command
+
+from . import __version__
+from .database import AddOptions
+from .errors import RepoToolsError
+from .output import Printer
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "allow_interspersed_args": True}
+
+Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Minimize output: only warnings and errors.")]
+NoColor = Annotated[bool, typer.Option("--nocolor", help="Turn off color in output.")]
+Sign = Annotated[bool, typer.Option("-s", "--sign", help="Sign the database with GnuPG after the update.")]
+Key = Annotated[
+    Optional[str],
+    typer.Option("-k", "--key", envvar="GPGKEY", metavar="<key>", help="Use this key to sign the database."),
+]
+Verify = Annotated[bool, typer.Option("-v", "--verify", help="Verify the database's signature before the update.")]
+Wait = Annotated[bool, typer.Option("-w", "--wait-for-lock", help="Wait for the lock instead of failing.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        prog = os.path.basename(sys.argv[0]) or "repotools"
+        typer.echo(f"{prog} (repotools) {__version__}")
+        raise typer.Exit(0)
+
+
+VersionOpt = Annotated[
+    bool,
+    typer.Option("-V", "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+]
+
+
+def _run(db: str, targets: Sequence[str], remove: bool, quiet: bool, nocolor: bool, **kw: object) -> None:
+    from .repo import RunFailed, UpdateRequest, update, verify_only
+
+    printer = Printer(quiet=quiet, color=not nocolor)
+    try:
+        if kw.get("verify") and not targets:
+            verify_only(db, kw.get("key"), printer)  # type: ignore[arg-type]
+            return
+        update(UpdateRequest(db_path=db, remove=remove, targets=list(targets), **kw), printer)  # type: ignore[arg-type]
+    except RunFailed as e:
+        printer(_msg(str(e)))
+        raise typer.Exit(1) from None
+    except RepoToolsError as e:
+        printer.error(str(e))
+        raise typer.Exit(1) from None
+
+
+def _msg(text: str):  # type: ignore[no-untyped-def]
+    from .database import Event, Level
+
+    return Event(Level.MSG, text)
+
+
+def add(
+    db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
+    packages: Annotated[Optional[list[str]], typer.Argument(metavar="<package> ...", help="Package files to add.")] = None,
+    new: Annotated[bool, typer.Option("-n", "--new", help="Only add packages that are not already in the database.")] = False,
+    remove: Annotated[bool, typer.Option("-R", "--remove", help="Remove the old package file after updating the database.")] = False,
+    prevent_downgrade: Annotated[
+        bool, typer.Option("-p", "--prevent-downgrade", help="Do not add a package if a newer version is present.")
+    ] = False,
+    include_sigs: Annotated[
+        bool, typer.Option("--include-sigs", help="Embed package signatures (always done; accepted for pacman 7).")
+    ] = False,
+    jobs: Annotated[
+        Optional[int], typer.Option("-j", "--jobs", min=1, metavar="N", help="Read N packages in parallel (default: the number of CPUs).")
+    ] = None,
+    quiet: Quiet = False,
+    nocolor: NoColor = False,
+    sign: Sign = False,
+    key: Key = None,
+    verify: Verify = False,
+    wait_for_lock: Wait = False,
+    version: VersionOpt = False,
+) -> None:
+    """Add package files to a pacman repository database (and its files database)."""
+    _run(
+        db,
+        packages or [],
+        remove=False,
+        quiet=quiet,
+        nocolor=nocolor,
+        options=AddOptions(only_new=new, remove_old=remove, prevent_downgrade=prevent_downgrade),
+        sign=sign,
+        key=key,
+        verify=verify,
+        wait_for_lock=wait_for_lock,
+        jobs=jobs or 0,
+    )
+
+
+def remove(
+    db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
+    names: Annotated[Optional[list[str]], typer.Argument(metavar="<packagename> ...", help="Package names to remove.")] = None,
+    quiet: Quiet = False,
+    nocolor: NoColor = False,
+    sign: Sign = False,
+    key: Key = None,
+    verify: Verify = False,
+    wait_for_lock: Wait = False,
+    version: VersionOpt = False,
+) -> None:
+    """Remove packages, by name, from a pacman repository database (and its files database)."""
+    _run(
+        db,
+        names or [],
+        remove=True,
+        quiet=quiet,
+        nocolor=nocolor,
+        sign=sign,
+        key=key,
+        verify=verify,
+        wait_for_lock=wait_for_lock,
+    )
+
+
+app = typer.Typer(name="repotools", add_completion=False, no_args_is_help=True, context_settings=CONTEXT)
+app.command("add", context_settings=CONTEXT)(add)
+app.command("remove", context_settings=CONTEXT)(remove)
+
+repo_add_app = typer.Typer(add_completion=False, context_settings=CONTEXT)
+repo_add_app.command(context_settings=CONTEXT)(add)
+repo_remove_app = typer.Typer(add_completion=False, context_settings=CONTEXT)
+repo_remove_app.command(context_settings=CONTEXT)(remove)
+
+
+def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        code = get_command(app_).main(args=args, prog_name=prog, standalone_mode=False)
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.TyperException as e:  # usage errors: pacman exits 1, not click's 2
+        Printer(color=False).error(e.format_message())
+        return 1
+    except (typer.Abort, KeyboardInterrupt):
+        Printer(color=False).error("Aborted by user! Exiting...")
+        return 1
+    except BrokenPipeError:
+        return 1
+    return code if isinstance(code, int) else 0
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    # unwinds like an exception, so the lock file and temporary files are removed
+    raise SystemExit(1)
+
+
+def _entry(app_: typer.Typer, prog: str) -> Callable[[Sequence[str] | None], None]:
+    def run(argv: Sequence[str] | None = None) -> None:
+        sys.exit(_invoke(app_, prog, argv))
+
+    return run
+
+
+repo_add = _entry(repo_add_app, "repo-add")
+repo_remove = _entry(repo_remove_app, "repo-remove")
+main = _entry(app, "repotools")

@@ -1,0 +1,216 @@
+"""The sync database model and the add/remove rules of repo-add and repo-remove.
+
+Pure: this module takes an in-memory database and packages already read, applies
+pacman's rules and returns what changed, with the messages repo-add prints. It
+opens no file. ``repo.py`` does the reading, locking and writing around it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .archive import Entries
+from .desc import PackageRecord, files_list, first, parse_desc, render_desc, render_files
+from .errors import InvalidPackage, RepoToolsError
+from .pkginfo import PkgInfo, check_name, check_version, parse_pkginfo
+from .vercmp import vercmp
+
+__all__ = [
+    "Level",
+    "Event",
+    "Database",
+    "ScannedPackage",
+    "AddOptions",
+    "Outcome",
+    "add_packages",
+    "remove_packages",
+    "entry_package_name",
+    "build_record",
+]
+
+
+class Level(Enum):
+    """How a message is shown: repo-add's msg, msg2, warning and error."""
+
+    MSG = "msg"
+    MSG2 = "msg2"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Event:
+    level: Level
+    text: str
+
+
+def entry_package_name(dirname: str) -> str:
+    """The package name of a database directory ``name-pkgver-pkgrel``."""
+    parts = dirname.rsplit("-", 2)
+    return parts[0] if len(parts) == 3 else dirname
+
+
+@dataclass
+class Database:
+    """A sync database and its ``files`` twin, in memory."""
+
+    db: Entries = field(default_factory=dict)
+    files: Entries = field(default_factory=dict)
+
+    def entries_of(self, name: str) -> list[str]:
+        """The directories of package ``name``, in the order repo-add's glob finds them."""
+        return sorted(d for d in self.db if entry_package_name(d) == name)
+
+    def desc(self, dirname: str) -> dict[str, list[str]]:
+        return parse_desc(self.db[dirname].get("desc", b""))
+
+    def drop(self, name: str, events: list[Event]) -> bool:
+        """Remove every entry of package ``name`` from both databases."""
+        found = self.entries_of(name)
+        for d in found:
+            events.append(Event(Level.MSG2, f"Removing existing entry '{d}'..."))
+            del self.db[d]
+            self.files.pop(d, None)
+        return bool(found)
+
+
+@dataclass(frozen=True)
+class ScannedPackage:
+    """A package file as read from disk: its record and file list, or why it failed."""
+
+    path: str
+    record: PackageRecord | None = None
+    files: tuple[bytes, ...] = ()
+    error: RepoToolsError | None = None
+
+
+@dataclass(frozen=True)
+class AddOptions:
+    only_new: bool = False  # -n
+    remove_old: bool = False  # -R
+    prevent_downgrade: bool = False  # -p
+
+
+@dataclass
+class Outcome:
+    """What an update did, or why it failed; ``failed`` means nothing may be written."""
+
+    events: list[Event] = field(default_factory=list)
+    failed: bool = False
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    obsolete_files: list[str] = field(default_factory=list)
+
+
+def build_record(
+    path: str,
+    pkginfo: bytes,
+    members: Sequence[bytes],
+    csize: int,
+    md5sum: str,
+    sha256sum: str,
+    pgpsig: bytes | None,
+) -> tuple[PackageRecord, tuple[bytes, ...]]:
+    """Turn what was read from a package into its database record and file list."""
+    info: PkgInfo = parse_pkginfo(pkginfo)
+    if not info.name or not info.version:
+        raise InvalidPackage(path, "its .PKGINFO has no pkgname or no pkgver")
+    why = check_name(info.name) or check_version(info.version)
+    if why:
+        raise InvalidPackage(path, why)
+    record = PackageRecord(
+        filename=os.path.basename(path),
+        info=info,
+        csize=csize,
+        md5sum=md5sum,
+        sha256sum=sha256sum,
+        pgpsig=pgpsig,
+    )
+    return record, tuple(files_list(members))
+
+
+SignatureHook = Callable[[ScannedPackage], list[Event]]
+
+
+def add_packages(
+    database: Database,
+    packages: Sequence[ScannedPackage],
+    options: AddOptions,
+    check_signature: SignatureHook | None = None,
+) -> Outcome:
+    """Apply repo-add's rules for each package, in order, to ``database``.
+
+    ``check_signature`` is called for every package before it is added; it
+    returns messages to show, or raises a RepoToolsError to refuse the package.
+    """
+    out = Outcome()
+    ev = out.events
+    for pkg in packages:
+        if pkg.error is not None or pkg.record is None:
+            ev.append(Event(Level.ERROR, str(pkg.error)))
+            out.failed = True
+            continue
+        rec = pkg.record
+        info = rec.info
+        ev.append(Event(Level.MSG, f"Adding package '{pkg.path}'"))
+        entry = info.entry_name
+        old_file: str | None = None
+        if entry in database.db:
+            ev.append(Event(Level.WARNING, f"An entry for '{entry}' already existed"))
+            if options.only_new:
+                out.skipped.append(entry)
+                continue
+        else:
+            existing = database.entries_of(info.name)
+            if existing:
+                desc = database.desc(existing[0])
+                if vercmp(first(desc, "VERSION"), info.version) > 0:
+                    ev.append(
+                        Event(Level.WARNING, f"A newer version for '{info.name}' is already present in database")
+                    )
+                    if options.prevent_downgrade:
+                        out.skipped.append(entry)
+                        continue
+                if options.remove_old:
+                    old_name = first(desc, "FILENAME")
+                    if old_name and "/" not in old_name and old_name not in ("", ".", ".."):
+                        old_file = os.path.join(os.path.dirname(pkg.path), old_name)
+        if rec.pgpsig is not None:
+            ev.append(Event(Level.MSG2, "Adding package signature..."))
+        if check_signature is not None:
+            try:
+                ev.extend(check_signature(pkg))
+            except RepoToolsError as e:
+                ev.append(Event(Level.ERROR, str(e)))
+                out.failed = True
+                continue
+        ev.append(Event(Level.MSG2, "Computing checksums..."))
+        if database.drop(info.name, ev):
+            out.removed.append(info.name)
+        ev.append(Event(Level.MSG2, "Creating 'desc' db entry..."))
+        desc_bytes = render_desc(rec)
+        database.db[entry] = {"desc": desc_bytes}
+        ev.append(Event(Level.MSG2, "Creating 'files' db entry..."))
+        database.files[entry] = {"desc": desc_bytes, "files": render_files(pkg.files)}
+        out.added.append(entry)
+        if old_file is not None and os.path.basename(old_file) != rec.filename:
+            ev.append(Event(Level.MSG2, f"Removing old package file '{os.path.basename(old_file)}'"))
+            out.obsolete_files += [old_file, old_file + ".sig"]
+    return out
+
+
+def remove_packages(database: Database, names: Sequence[str]) -> Outcome:
+    """Apply repo-remove's rules: every entry of each name goes, a missing name fails."""
+    out = Outcome()
+    for name in names:
+        out.events.append(Event(Level.MSG, f"Searching for package '{name}'..."))
+        if database.drop(name, out.events):
+            out.removed.append(name)
+        else:
+            out.events.append(Event(Level.ERROR, f"Package matching '{name}' not found."))
+            out.failed = True
+    return out

@@ -1,0 +1,163 @@
+"""The ``desc`` and ``files`` entries of a pacman sync database.
+
+Fields are written in repo-add's order, each only when its first value is
+non-empty (``format_entry`` tests ``[[ $1 ]]``), as ``%NAME%``, one value a
+line, then a blank line.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from .pkginfo import PkgInfo
+
+__all__ = [
+    "PackageRecord",
+    "render_desc",
+    "render_files",
+    "parse_desc",
+    "bsdtar_list_name",
+    "files_list",
+]
+
+
+@dataclass(frozen=True)
+class PackageRecord:
+    """Everything a database entry says about one package file."""
+
+    filename: str
+    info: PkgInfo
+    csize: int
+    md5sum: str
+    sha256sum: str
+    pgpsig: bytes | None = None
+
+
+def _field(out: list[str], name: str, values: Sequence[str]) -> None:
+    if values and values[0]:
+        out.append(f"%{name}%")
+        out.extend(values)
+        out.append("")
+
+
+def render_desc(rec: PackageRecord) -> bytes:
+    """The ``desc`` file repo-add writes for this package."""
+    i = rec.info
+    out: list[str] = []
+    sig = base64.b64encode(rec.pgpsig).decode() if rec.pgpsig else ""
+    for name, values in (
+        ("FILENAME", (rec.filename,)),
+        ("NAME", (i.name,)),
+        ("BASE", (i.base,)),
+        ("VERSION", (i.version,)),
+        ("DESC", (i.desc,)),
+        ("GROUPS", i.groups),
+        ("CSIZE", (str(rec.csize),)),
+        ("ISIZE", (i.isize,)),
+        ("MD5SUM", (rec.md5sum,)),
+        ("SHA256SUM", (rec.sha256sum,)),
+        ("PGPSIG", (sig,)),
+        ("URL", (i.url,)),
+        ("LICENSE", i.licenses),
+        ("ARCH", (i.arch,)),
+        ("BUILDDATE", (i.builddate,)),
+        ("PACKAGER", (i.packager,)),
+        ("REPLACES", i.replaces),
+        ("CONFLICTS", i.conflicts),
+        ("PROVIDES", i.provides),
+        ("DEPENDS", i.depends),
+        ("OPTDEPENDS", i.optdepends),
+        ("MAKEDEPENDS", i.makedepends),
+        ("CHECKDEPENDS", i.checkdepends),
+    ):
+        _field(out, name, values)
+    return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b""
+
+
+def render_files(paths: Iterable[bytes]) -> bytes:
+    """The ``files`` entry: ``%FILES%`` then one path a line (already sorted)."""
+    return b"%FILES%\n" + b"".join(p + b"\n" for p in paths)
+
+
+def parse_desc(data: bytes) -> dict[str, list[str]]:
+    """Parse a ``desc`` (or ``files``) entry into its fields, as libalpm reads them."""
+    fields: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in data.decode("utf-8", "surrogateescape").split("\n"):
+        if current is None:
+            if len(line) > 2 and line[0] == "%" and line[-1] == "%":
+                current = fields.setdefault(line[1:-1], [])
+        elif line == "":
+            current = None
+        else:
+            current.append(line)
+    return fields
+
+
+def first(fields: Mapping[str, list[str]], name: str) -> str:
+    """The first value of a field, or ``""``."""
+    values = fields.get(name)
+    return values[0] if values else ""
+
+
+_ESCAPES = {7: b"\\a", 8: b"\\b", 12: b"\\f", 10: b"\\n", 13: b"\\r", 9: b"\\t", 11: b"\\v", 92: b"\\\\"}
+
+
+def _escape_byte(b: int) -> bytes:
+    if 0x20 <= b < 0x7F and b != 0x5C:
+        return bytes((b,))
+    return _ESCAPES.get(b) or b"\\%03o" % b
+
+
+def bsdtar_list_name(path: bytes) -> bytes:
+    """A member name as ``bsdtar -tf`` prints it in a UTF-8 locale.
+
+    Printable characters are kept; a backslash, control characters and bytes that
+    are not valid UTF-8 are escaped (``\\n``, ``\\ooo``), so a name can never break
+    the one-path-a-line ``files`` format.
+    """
+    try:
+        text = path.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and text.isascii():
+        if all(0x20 <= b < 0x7F and b != 0x5C for b in path):
+            return path
+    out = bytearray()
+    if text is None:
+        # escape byte by byte where the UTF-8 is broken, keep good characters
+        i = 0
+        while i < len(path):
+            for width in (1, 2, 3, 4):
+                chunk = path[i : i + width]
+                try:
+                    ch = chunk.decode("utf-8")
+                except UnicodeDecodeError:
+                    continue
+                out += _escape_char(ch)
+                i += width
+                break
+            else:
+                out += _escape_byte(path[i])
+                i += 1
+        return bytes(out)
+    for ch in text:
+        out += _escape_char(ch)
+    return bytes(out)
+
+
+def _escape_char(ch: str) -> bytes:
+    code = ord(ch)
+    if code < 0x80:
+        return _escape_byte(code)
+    if unicodedata.category(ch) in ("Cc", "Cs", "Cn", "Co") or ch in "\u2028\u2029":
+        return b"".join(_escape_byte(b) for b in ch.encode("utf-8", "surrogatepass"))
+    return ch.encode("utf-8")
+
+
+def files_list(member_names: Iterable[bytes]) -> list[bytes]:
+    """Package member names as repo-add lists them: no dot-files, escaped, ``sort -u``."""
+    return sorted({bsdtar_list_name(n) for n in member_names if not n.startswith(b".")})

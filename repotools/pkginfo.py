@@ -1,0 +1,155 @@
+"""``.PKGINFO``: parsed exactly as pacman's ``repo-add`` reads it, then validated.
+
+repo-add reads each line with ``IFS=' =' read -r var val``, skips lines starting
+with ``#`` and folds every run of whitespace in the value to one space. We
+reproduce that word splitting (including bash's quirks with trailing ``=``) so
+that the ``desc`` we write is the one pacman would write. Unlike repo-add, only
+the known keys are used: a ``.PKGINFO`` cannot set ``pgpsig``, ``csize`` or any
+other variable of the script.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+__all__ = ["PkgInfo", "parse_pkginfo", "check_name", "check_version", "split_line"]
+
+_SCALARS = {
+    "pkgname": "name",
+    "pkgbase": "base",
+    "pkgver": "version",
+    "pkgdesc": "desc",
+    "url": "url",
+    "builddate": "builddate",
+    "packager": "packager",
+    "size": "isize",
+    "arch": "arch",
+}
+_LISTS = {
+    "group": "groups",
+    "license": "licenses",
+    "replaces": "replaces",
+    "depend": "depends",
+    "conflict": "conflicts",
+    "provides": "provides",
+    "optdepend": "optdepends",
+    "makedepend": "makedepends",
+    "checkdepend": "checkdepends",
+}
+_SPACE_RUN = re.compile(r"[ \t\n\v\f\r]+")
+
+# makepkg's lint rules (lint_pkgbuild/pkgname.sh, pkgver.sh, epoch.sh)
+_NAME = re.compile(r"[A-Za-z0-9+_.@-]+")
+_VERSION = re.compile(r"(?:([0-9]*):)?([!-~]+)-([!-~]+)")
+_FORBIDDEN_IN_VERSION = re.compile(r"[\s/:-]")
+
+
+@dataclass(frozen=True)
+class PkgInfo:
+    """The fields of a ``.PKGINFO`` that a pacman database records."""
+
+    name: str = ""
+    base: str = ""
+    version: str = ""
+    desc: str = ""
+    url: str = ""
+    builddate: str = ""
+    packager: str = ""
+    isize: str = ""
+    arch: str = ""
+    groups: tuple[str, ...] = ()
+    licenses: tuple[str, ...] = ()
+    replaces: tuple[str, ...] = ()
+    depends: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    optdepends: tuple[str, ...] = ()
+    makedepends: tuple[str, ...] = ()
+    checkdepends: tuple[str, ...] = ()
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def entry_name(self) -> str:
+        """The database directory of this package: ``name-version``."""
+        return f"{self.name}-{self.version}"
+
+
+def _take_word(s: str, i: int) -> tuple[int, int]:
+    """From s[i:], return the end of one word and the end of the delimiter after it."""
+    n = len(s)
+    end = i
+    while end < n and s[end] not in " =":
+        end += 1
+    j = end
+    while j < n and s[j] == " ":
+        j += 1
+    if j < n and s[j] == "=":
+        j += 1
+    while j < n and s[j] == " ":
+        j += 1
+    return end, j
+
+
+def split_line(line: str) -> tuple[str, str]:
+    """Split one line as bash's ``IFS=' =' read -r var val`` does."""
+    s = line.lstrip(" ")
+    end, j = _take_word(s, 0)
+    var, rest = s[:end], s[j:]
+    # bash hands the last variable the rest of the line; if that rest is one word
+    # followed only by delimiters, the delimiters go too.
+    wend, k = _take_word(rest, 0)
+    val = rest[:wend] if k == len(rest) else rest.rstrip(" ")
+    return var, val
+
+
+def parse_pkginfo(data: bytes) -> PkgInfo:
+    """Parse ``.PKGINFO`` bytes into the fields repo-add records (no validation)."""
+    text = data.decode("utf-8", "surrogateescape").replace("\0", "")
+    lines = text.split("\n")
+    # `while read` never runs its body for a last line with no newline
+    lines.pop()
+    scalars: dict[str, str] = {}
+    lists: dict[str, list[str]] = {}
+    extra: dict[str, str] = {}
+    for line in lines:
+        if line.startswith("#"):
+            continue
+        var, val = split_line(line)
+        val = _SPACE_RUN.sub(" ", val)
+        if var in _SCALARS:
+            scalars[_SCALARS[var]] = val
+        elif var in _LISTS:
+            lists.setdefault(_LISTS[var], []).append(val)
+        elif var:
+            extra[var] = val
+    return PkgInfo(
+        **scalars,
+        **{k: tuple(v) for k, v in lists.items()},
+        extra=extra,
+    )
+
+
+def check_name(name: str) -> str | None:
+    """Return why pacman would refuse this package name, or None if it is fine."""
+    if not name:
+        return "pkgname is empty"
+    if name[0] in "-.":
+        return f"pkgname '{name}' starts with '{name[0]}'"
+    if not _NAME.fullmatch(name):
+        return f"pkgname {name!r} contains characters other than letters, digits and +_.@-"
+    return None
+
+
+def check_version(version: str) -> str | None:
+    """Return why pacman would refuse this ``[epoch:]pkgver-pkgrel``, or None if it is fine."""
+    if not version:
+        return "pkgver is empty"
+    m = _VERSION.fullmatch(version)
+    if not m:
+        return f"pkgver {version!r} is not of the form [epoch:]pkgver-pkgrel in printable ASCII"
+    _epoch, ver, rel = m.groups()
+    for part, what in ((ver, "pkgver"), (rel, "pkgrel")):
+        if _FORBIDDEN_IN_VERSION.search(part):
+            return f"{what} {part!r} in '{version}' contains a colon, slash, hyphen or whitespace"
+    return None
