@@ -13,7 +13,7 @@ import glob
 import hashlib
 import os
 import sysconfig
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .errors import CorruptDatabase, NotAPackage, UnsupportedCompression
@@ -37,18 +37,18 @@ def _locate_libarchive() -> None:
 
 _locate_libarchive()
 
-import libarchive  # noqa: E402
-from libarchive import ffi  # noqa: E402
-from libarchive.exception import ArchiveError  # noqa: E402
+import libarchive
+from libarchive import ffi
+from libarchive.exception import ArchiveError
 
 __all__ = [
-    "PackageScan",
-    "scan_package",
-    "read_database",
-    "write_database",
     "COMPRESSIONS",
-    "compression_for",
     "ArchiveError",
+    "PackageScan",
+    "compression_for",
+    "read_database",
+    "scan_package",
+    "write_database",
 ]
 
 BLOCK = 1 << 17
@@ -87,13 +87,13 @@ class PackageScan:
 class _HashingReader:
     """A non-seekable file wrapper that hashes every byte libarchive reads."""
 
-    def __init__(self, f: "os.PathLike[str] | int | object") -> None:
+    def __init__(self, f: os.PathLike[str] | int | object) -> None:
         self._f = f
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256()
         self.size = 0
 
-    def readinto(self, buf: "bytearray | memoryview") -> int:
+    def readinto(self, buf: bytearray | memoryview) -> int:
         n: int = self._f.readinto(buf)  # type: ignore[attr-defined]
         if n:
             view = memoryview(buf)[:n]
@@ -140,7 +140,7 @@ def scan_package(path: str) -> PackageScan:
     )
 
 
-def _entry_name(entry: "libarchive.ArchiveEntry") -> bytes:
+def _entry_name(entry: libarchive.ArchiveEntry) -> bytes:
     raw = ffi.entry_pathname_w(entry._entry_p)
     if raw is not None:
         return raw.encode("utf-8", "surrogateescape")
@@ -230,7 +230,7 @@ def write_database(
         ) from None
 
 
-def _template(kind: int, perm: int, mtime: int) -> "ctypes.c_void_p":
+def _template(kind: int, perm: int, mtime: int) -> ctypes.c_void_p:
     e = ffi.entry_new()
     ffi.entry_set_filetype(e, kind)
     ffi.entry_set_perm(e, perm)
@@ -243,7 +243,7 @@ def _template(kind: int, perm: int, mtime: int) -> "ctypes.c_void_p":
     return e
 
 
-def _add_entries(a: "ctypes.c_void_p", entries: Mapping[str, Mapping[str, bytes]], mtime: int) -> None:
+def _add_entries(a: ctypes.c_void_p, entries: Mapping[str, Mapping[str, bytes]], mtime: int) -> None:
     # Two reused template entries: per member only the path and size change.
     d = _template(_AE_IFDIR, 0o755, mtime)
     f = _template(_AE_IFREG, 0o644, mtime)

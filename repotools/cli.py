@@ -11,7 +11,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from typer.main import get_command
@@ -27,7 +27,7 @@ Quiet = Annotated[bool, typer.Option("-q", "--quiet", help="Minimize output: onl
 NoColor = Annotated[bool, typer.Option("--nocolor", help="Turn off color in output.")]
 Sign = Annotated[bool, typer.Option("-s", "--sign", help="Sign the database with GnuPG after the update.")]
 Key = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("-k", "--key", envvar="GPGKEY", metavar="<key>", help="Use this key to sign the database."),
 ]
 Verify = Annotated[bool, typer.Option("-v", "--verify", help="Verify the database's signature before the update.")]
@@ -72,7 +72,7 @@ def _msg(text: str):  # type: ignore[no-untyped-def]
 
 def add(
     db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
-    packages: Annotated[Optional[list[str]], typer.Argument(metavar="<package> ...", help="Package files to add.")] = None,
+    packages: Annotated[list[str] | None, typer.Argument(metavar="<package> ...", help="Package files to add.")] = None,
     new: Annotated[bool, typer.Option("-n", "--new", help="Only add packages that are not already in the database.")] = False,
     remove: Annotated[bool, typer.Option("-R", "--remove", help="Remove the old package file after updating the database.")] = False,
     prevent_downgrade: Annotated[
@@ -82,7 +82,7 @@ def add(
         bool, typer.Option("--include-sigs", help="Embed package signatures (always done; accepted for pacman 7).")
     ] = False,
     jobs: Annotated[
-        Optional[int], typer.Option("-j", "--jobs", min=1, metavar="N", help="Read N packages in parallel (default: the number of CPUs).")
+        int | None, typer.Option("-j", "--jobs", min=1, metavar="N", help="Read N packages in parallel (default: the number of CPUs).")
     ] = None,
     quiet: Quiet = False,
     nocolor: NoColor = False,
@@ -110,7 +110,7 @@ def add(
 
 def remove(
     db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
-    names: Annotated[Optional[list[str]], typer.Argument(metavar="<packagename> ...", help="Package names to remove.")] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="<packagename> ...", help="Package names to remove.")] = None,
     quiet: Quiet = False,
     nocolor: NoColor = False,
     sign: Sign = False,

@@ -19,16 +19,16 @@ from .pkginfo import PkgInfo, check_name, check_version, parse_pkginfo
 from .vercmp import vercmp
 
 __all__ = [
-    "Level",
-    "Event",
-    "Database",
-    "ScannedPackage",
     "AddOptions",
+    "Database",
+    "Event",
+    "Level",
     "Outcome",
+    "ScannedPackage",
     "add_packages",
-    "remove_packages",
-    "entry_package_name",
     "build_record",
+    "entry_package_name",
+    "remove_packages",
 ]
 
 

@@ -8,6 +8,7 @@ line, then a blank line.
 from __future__ import annotations
 
 import base64
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,11 +17,11 @@ from .pkginfo import PkgInfo
 
 __all__ = [
     "PackageRecord",
-    "render_desc",
-    "render_files",
-    "parse_desc",
     "bsdtar_list_name",
     "files_list",
+    "parse_desc",
+    "render_desc",
+    "render_files",
 ]
 
 
@@ -106,6 +107,9 @@ def first(fields: Mapping[str, list[str]], name: str) -> str:
 _ESCAPES = {7: b"\\a", 8: b"\\b", 12: b"\\f", 10: b"\\n", 13: b"\\r", 9: b"\\t", 11: b"\\v", 92: b"\\\\"}
 
 
+_PLAIN = re.compile(rb"[ -\[\]-~]*")
+
+
 def _escape_byte(b: int) -> bytes:
     if 0x20 <= b < 0x7F and b != 0x5C:
         return bytes((b,))
@@ -119,13 +123,12 @@ def bsdtar_list_name(path: bytes) -> bytes:
     are not valid UTF-8 are escaped (``\\n``, ``\\ooo``), so a name can never break
     the one-path-a-line ``files`` format.
     """
+    if _PLAIN.fullmatch(path):
+        return path
     try:
-        text = path.decode("utf-8")
+        text: str | None = path.decode("utf-8")
     except UnicodeDecodeError:
         text = None
-    if text is not None and text.isascii():
-        if all(0x20 <= b < 0x7F and b != 0x5C for b in path):
-            return path
     out = bytearray()
     if text is None:
         # escape byte by byte where the UTF-8 is broken, keep good characters

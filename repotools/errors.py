@@ -7,28 +7,39 @@ only the CLI turns these into output and exit codes.
 from __future__ import annotations
 
 __all__ = [
-    "RepoToolsError",
-    "UsageError",
-    "PackageError",
-    "PackageNotFound",
-    "NotAPackage",
-    "InvalidPackage",
-    "SignatureFileError",
-    "DatabaseError",
-    "InvalidDatabaseName",
+    "ConfigError",
     "CorruptDatabase",
+    "DatabaseError",
     "DatabaseNotFound",
-    "UnsupportedCompression",
-    "LockHeld",
-    "RepoWriteError",
     "EntryNotFound",
     "GpgError",
-    "ConfigError",
+    "InvalidDatabaseName",
+    "InvalidPackage",
+    "LockHeld",
+    "NotAPackage",
+    "PackageError",
+    "PackageNotFound",
+    "RepoToolsError",
+    "RepoWriteError",
+    "SignatureFileError",
+    "UnsupportedCompression",
+    "UsageError",
 ]
+
+
+def _rebuild(cls: type[RepoToolsError], message: str) -> RepoToolsError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
 
 
 class RepoToolsError(Exception):
     """Base class: a failure with a one-line message meant for the user."""
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # subclasses build their message from other arguments; pickle the message
+        # itself so errors cross process boundaries (parallel scans) unchanged
+        return (_rebuild, (type(self), str(self)))
 
 
 class UsageError(RepoToolsError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["PkgInfo", "parse_pkginfo", "check_name", "check_version", "split_line"]
+__all__ = ["PkgInfo", "check_name", "check_version", "parse_pkginfo", "split_line"]
 
 _SCALARS = {
     "pkgname": "name",

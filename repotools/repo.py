@@ -8,13 +8,13 @@ raises, the repository directory holds exactly what it held before.
 
 from __future__ import annotations
 
-import errno
 import os
+import pickle
 import shutil
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -35,7 +35,6 @@ from .dbpath import DbPaths, parse_db_path
 from .errors import (
     CorruptDatabase,
     DatabaseNotFound,
-    GpgError,
     LockHeld,
     PackageNotFound,
     RepoToolsError,
@@ -43,11 +42,12 @@ from .errors import (
     SignatureFileError,
 )
 
-__all__ = ["UpdateRequest", "update", "verify_only", "scan", "read_signature", "RunFailed", "lock"]
+__all__ = ["RunFailed", "UpdateRequest", "lock", "read_signature", "scan", "update", "verify_only"]
 
 Report = Callable[[Event], None]
 KINDS = ("db", "files")
 MAX_SIG_SIZE = 16384
+PARALLEL_MIN = 8  # fewer packages than this are scanned in-process
 
 
 class RunFailed(RepoToolsError):
@@ -104,11 +104,20 @@ def scan(path: str) -> ScannedPackage:
 
 
 def _scan_all(paths: Sequence[str], jobs: int) -> list[ScannedPackage]:
-    jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(paths) < 2:
+    """Scan packages, in worker processes when there are enough to pay for them.
+
+    Threads do not help here: hashing releases the GIL, but libarchive's many
+    short calls from Python then wait on it (measured slower than one thread).
+    """
+    jobs = min(jobs or os.cpu_count() or 1, len(paths))
+    if jobs <= 1 or len(paths) < PARALLEL_MIN or not hasattr(os, "fork"):
         return [scan(p) for p in paths]
-    with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
-        return list(pool.map(scan, paths))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(1, min(64, len(paths) // (jobs * 4)))
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return list(pool.map(scan, paths, chunksize=chunk))
 
 
 @contextmanager
@@ -121,9 +130,8 @@ def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
             break
         except FileExistsError:
             holder = ""
-            with suppress(OSError):
-                with open(path) as f:
-                    holder = f.read().strip()
+            with suppress(OSError), open(path) as f:
+                holder = f.read().strip()
             if not wait:
                 held = f" Held by process {holder}" if holder else ""
                 raise LockHeld(f"Failed to acquire lockfile: {path}.{held}") from None
@@ -184,6 +192,133 @@ def verify_only(db_path: str, key: str | None, report: Report) -> None:
         raise DatabaseNotFound(paths.archive("db"))
 
 
+class _RecordedFiles(dict[str, dict[str, bytes]]):
+    """Stands in for the ``files`` database in the parent process: it records what
+    the core does to it (replayed by the process that holds the real one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ops: list[tuple[str, dict[str, bytes] | None]] = []
+
+    def __setitem__(self, key: str, value: dict[str, bytes]) -> None:
+        self.ops.append((key, value))
+
+    def pop(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.ops.append((key, None))
+        return default
+
+
+def _replay(entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]) -> None:
+    for key, value in ops:
+        if value is None:
+            entries.pop(key, None)
+        else:
+            entries[key] = value
+
+
+def _read_pipe(fd: int) -> bytes:
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _write_pipe(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+class _FilesJob:
+    """The ``files`` database, read, updated and written in a forked process.
+
+    The two archives are independent once the core has decided what changes, and
+    each costs as much to decompress and recompress as the other, so the child
+    does the files database while this process does the ``db`` one. The child
+    writes to a temporary file this process created, so this process can always
+    remove it.
+    """
+
+    def __init__(self, paths: DbPaths, compression: str | None, mtime: int) -> None:
+        self.paths, self.compression, self.mtime = paths, compression, mtime
+        self.tmp = _new_temp(paths, "files")
+        self.pid = 0
+        if not hasattr(os, "fork"):
+            return
+        to_child, self._delta_w = os.pipe()
+        self._result_r, from_child = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+            status = 1
+            try:
+                os.close(self._delta_w)
+                os.close(self._result_r)
+                result = self._child(to_child)
+                _write_pipe(from_child, pickle.dumps(result))
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(to_child)
+        os.close(from_child)
+        self.pid = pid
+
+    def _child(self, delta_fd: int) -> RepoToolsError | None:
+        try:
+            entries = _read_existing(self.paths, "files", False)
+            ops = pickle.loads(_read_pipe(delta_fd))
+            if ops is None:
+                return None
+            _replay(entries, ops)
+            _fill_temp(self.tmp, entries, self.compression, self.mtime)
+            return None
+        except RepoToolsError as e:
+            return e
+        except OSError as e:
+            return RepoWriteError(f"Cannot write '{self.tmp}': {e.strerror}.")
+        except BaseException as e:  # noqa: BLE001 - anything else is reported, not lost
+            return RepoWriteError(f"Writing the files database failed: {e!r}.")
+
+    def finish(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
+        """Hand the child the changes (None: abandon) and wait; raise its error."""
+        if not self.pid:
+            if ops is not None:
+                entries = _read_existing(self.paths, "files", False)
+                _replay(entries, ops)
+                _fill_temp(self.tmp, entries, self.compression, self.mtime)
+            return
+        pid, self.pid = self.pid, 0
+        try:
+            with suppress(BrokenPipeError):
+                _write_pipe(self._delta_w, pickle.dumps(ops))
+            os.close(self._delta_w)
+            answer = _read_pipe(self._result_r)
+        finally:
+            os.close(self._result_r)
+            os.waitpid(pid, 0)
+        if ops is None:
+            return
+        if not answer:
+            raise RepoWriteError("The process writing the files database died.")
+        error = pickle.loads(answer)
+        if error is not None:
+            raise error
+
+    def abort(self) -> None:
+        if self.pid:
+            with suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with suppress(OSError):
+                os.close(self._delta_w)
+                os.close(self._result_r)
+            with suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+        with suppress(OSError):
+            os.unlink(self.tmp)
+
+
 def _mtime() -> int:
     sde = os.environ.get("SOURCE_DATE_EPOCH", "")
     return int(sde) if sde.isdigit() else int(time.time())
@@ -206,87 +341,81 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         if req.verify:
             for kind in KINDS:
                 _verify_existing(paths, kind, req.key, report)
-        with ThreadPoolExecutor(max_workers=3) as pool:
-            db_future = pool.submit(_read_existing, paths, "db", req.remove)
-            files_future = pool.submit(_read_existing, paths, "files", False)
+        mtime = _mtime()
+        files_job = _FilesJob(paths, compression, mtime)  # forks before any thread exists
+        db_tmp: str | None = None
+        sigs: list[str] = []
+        try:
+            database = Database(db=_read_existing(paths, "db", req.remove), files=_RecordedFiles())
             if req.remove:
-                scanned: list[ScannedPackage] = []
+                outcome = remove_packages(database, req.targets)
             else:
-                scanned = _scan_all(req.targets, req.jobs)
-            database = Database(db=db_future.result(), files=files_future.result())
-        if req.remove:
-            outcome = remove_packages(database, req.targets)
-        else:
-            outcome = add_packages(database, scanned, req.options, req.check_signature)
-        for event in outcome.events:
-            report(event)
-        if outcome.failed:
-            raise RunFailed()
-        report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
-        _commit(paths, database, compression, gpg if req.sign else None, report)
+                outcome = add_packages(database, _scan_all(req.targets, req.jobs), req.options, req.check_signature)
+            for event in outcome.events:
+                report(event)
+            if outcome.failed:
+                files_job.finish(None)
+                raise RunFailed()
+            report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
+            db_tmp = _new_temp(paths, "db")
+            _fill_temp(db_tmp, database.db, compression, mtime)
+            assert isinstance(database.files, _RecordedFiles)
+            files_job.finish(database.files.ops)
+            if not database.db:
+                report(Event(Level.WARNING, "No packages remain, creating empty database."))
+            temps = {"db": db_tmp, "files": files_job.tmp}
+            if req.sign and gpg is not None:
+                for kind in KINDS:
+                    name = os.path.basename(paths.archive(kind))
+                    report(Event(Level.MSG, f"Signing database '{name}'..."))
+                    sigs.append(temps[kind] + ".sig")
+                    gpg.sign(temps[kind], sigs[-1])
+                    os.chmod(sigs[-1], 0o644)
+                    report(Event(Level.MSG2, f"Created signature file '{name}.sig'"))
+        except BaseException:
+            files_job.abort()
+            for tmp in ([db_tmp] if db_tmp else []) + sigs:
+                with suppress(OSError):
+                    os.unlink(tmp)
+            raise
+        for kind in KINDS:
+            _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
+        _fsync_dir(paths.directory)
         for obsolete in outcome.obsolete_files:
             with suppress(FileNotFoundError):
                 os.unlink(obsolete)
     return outcome
 
 
-def _write_temp(paths: DbPaths, kind: str, entries: Entries, compression: str | None, mtime: int) -> str:
+def _new_temp(paths: DbPaths, kind: str) -> str:
     final = paths.archive(kind)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp.{os.path.basename(final)}.", dir=paths.directory)
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp.{os.path.basename(final)}.", dir=paths.directory)
+    except OSError as e:
+        raise RepoWriteError(f"Cannot write the new database in '{paths.directory}': {e.strerror}.") from None
+    os.close(fd)
+    return tmp
+
+
+def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int) -> None:
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             os.fchmod(fd, 0o644)
             write_database(fd, entries, compression, mtime)
             os.fsync(fd)
         finally:
             os.close(fd)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp
+    except OSError as e:
+        raise RepoWriteError(f"Cannot write '{tmp}': {e.strerror}.") from None
 
 
-def _commit(paths: DbPaths, database: Database, compression: str | None, gpg: object | None, report: Report) -> None:
-    mtime = _mtime()
-    temps: dict[str, str] = {}
-    sigs: dict[str, str] = {}
+def _fsync_dir(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                futures = {
-                    kind: pool.submit(_write_temp, paths, kind, getattr(database, kind), compression, mtime)
-                    for kind in KINDS
-                }
-                for kind, fut in futures.items():
-                    with suppress(Exception):
-                        temps[kind] = fut.result()
-                for fut in futures.values():
-                    fut.result()  # re-raise the first failure
-        except OSError as e:
-            raise RepoWriteError(f"Cannot write the new database in '{paths.directory}': {e.strerror}.") from None
-        if not database.db:
-            report(Event(Level.WARNING, "No packages remain, creating empty database."))
-        if gpg is not None:
-            for kind in KINDS:
-                name = os.path.basename(paths.archive(kind))
-                report(Event(Level.MSG, f"Signing database '{name}'..."))
-                sigs[kind] = temps[kind] + ".sig"
-                gpg.sign(temps[kind], sigs[kind])  # type: ignore[attr-defined]
-                os.chmod(sigs[kind], 0o644)
-                report(Event(Level.MSG2, f"Created signature file '{name}.sig'"))
-    except BaseException:
-        for tmp in list(temps.values()) + list(sigs.values()):
-            with suppress(OSError):
-                os.unlink(tmp)
-        raise
-    for kind in KINDS:
-        _rotate(paths, kind, temps[kind], sigs.get(kind), report)
-    dirfd = os.open(paths.directory, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
+        os.fsync(fd)
     finally:
-        os.close(dirfd)
+        os.close(fd)
 
 
 def _keep_old(path: str, old: str) -> None:

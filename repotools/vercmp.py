@@ -10,7 +10,7 @@ matters. Non-ASCII bytes are separators, as in C's ``isalnum`` under the C local
 
 from __future__ import annotations
 
-__all__ = ["vercmp", "split_evr"]
+__all__ = ["split_evr", "vercmp"]
 
 
 def _isdigit(c: int) -> bool:
