@@ -11,10 +11,12 @@ from __future__ import annotations
 import ctypes
 import glob
 import hashlib
+import io
 import os
 import sysconfig
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import CorruptDatabase, NotAPackage, UnsupportedCompression
 
@@ -87,14 +89,14 @@ class PackageScan:
 class _HashingReader:
     """A non-seekable file wrapper that hashes every byte libarchive reads."""
 
-    def __init__(self, f: os.PathLike[str] | int | object) -> None:
+    def __init__(self, f: io.RawIOBase) -> None:
         self._f = f
         self.md5 = hashlib.md5()
         self.sha256 = hashlib.sha256()
         self.size = 0
 
     def readinto(self, buf: bytearray | memoryview) -> int:
-        n: int = self._f.readinto(buf)  # type: ignore[attr-defined]
+        n = self._f.readinto(buf) or 0
         if n:
             view = memoryview(buf)[:n]
             self.md5.update(view)
@@ -143,9 +145,9 @@ def scan_package(path: str) -> PackageScan:
 def _entry_name(entry: libarchive.ArchiveEntry) -> bytes:
     raw = ffi.entry_pathname_w(entry._entry_p)
     if raw is not None:
-        return raw.encode("utf-8", "surrogateescape")
+        return str(raw).encode("utf-8", "surrogateescape")
     name = ffi.entry_pathname(entry._entry_p)
-    return name if name is not None else b""
+    return bytes(name) if name is not None else b""
 
 
 def _archive_message(e: ArchiveError) -> str:
@@ -230,7 +232,7 @@ def write_database(
         ) from None
 
 
-def _template(kind: int, perm: int, mtime: int) -> ctypes.c_void_p:
+def _template(kind: int, perm: int, mtime: int) -> Any:
     e = ffi.entry_new()
     ffi.entry_set_filetype(e, kind)
     ffi.entry_set_perm(e, perm)

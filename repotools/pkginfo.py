@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["PkgInfo", "check_name", "check_version", "parse_pkginfo", "split_line"]
 
@@ -123,11 +124,9 @@ def parse_pkginfo(data: bytes) -> PkgInfo:
             lists.setdefault(_LISTS[var], []).append(val)
         elif var:
             extra[var] = val
-    return PkgInfo(
-        **scalars,
-        **{k: tuple(v) for k, v in lists.items()},
-        extra=extra,
-    )
+    fields: dict[str, Any] = dict(scalars)
+    fields.update((k, tuple(v)) for k, v in lists.items())
+    return PkgInfo(**fields, extra=extra)
 
 
 def check_name(name: str) -> str | None:

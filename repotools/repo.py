@@ -217,7 +217,7 @@ def _replay(entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]
 
 
 def _read_pipe(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = os.read(fd, 1 << 20)
         if not chunk:
