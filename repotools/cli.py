@@ -133,7 +133,9 @@ def remove(
     )
 
 
-app = typer.Typer(name="repotools", add_completion=False, no_args_is_help=True, context_settings=CONTEXT)
+app = typer.Typer(
+    name="repotools", add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 app.command("add", context_settings=CONTEXT)(add)
 app.command("remove", context_settings=CONTEXT)(remove)
 
@@ -151,7 +153,9 @@ def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: pacman exits 1, not click's 2
-        Printer(color=False).error(e.format_message())
+        message = e.format_message()
+        if message:  # empty after "no arguments": the help was printed instead
+            Printer(color=False).error(message)
         return 1
     except (typer.Abort, KeyboardInterrupt):
         Printer(color=False).error("Aborted by user! Exiting...")
