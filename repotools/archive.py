@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import ctypes
+import errno
 import glob
 import hashlib
 import io
@@ -223,13 +224,18 @@ def write_database(
     gets no timestamp. The same entries and mtime give the same bytes.
     """
     options = "gzip:!timestamp" if compression == "gzip" else ""
+    opened = False
     try:
         with libarchive.fd_writer(fd, "pax_restricted", filter_name=compression, options=options) as archive:
+            opened = True
             _add_entries(archive._pointer, entries, mtime)
     except ArchiveError as e:
-        raise UnsupportedCompression(
-            f"libarchive cannot write {compression or 'tar'} archives here: {_archive_message(e)}."
-        ) from None
+        if not opened:  # the filter could not be set up: this libarchive cannot write it
+            raise UnsupportedCompression(
+                f"libarchive cannot write {compression or 'tar'} archives here: {_archive_message(e)}."
+            ) from None
+        code = getattr(e, "errno", 0) or 0
+        raise OSError(code or errno.EIO, os.strerror(code) if code else _archive_message(e)) from None
 
 
 def _template(kind: int, perm: int, mtime: int) -> Any:

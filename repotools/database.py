@@ -60,9 +60,24 @@ class Database:
     db: Entries = field(default_factory=dict)
     files: Entries = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Rebuild the name index (after ``db`` was changed other than through this class)."""
+        self._by_name: dict[str, set[str]] = {}
+        for d in self.db:
+            self._by_name.setdefault(entry_package_name(d), set()).add(d)
+
     def entries_of(self, name: str) -> list[str]:
         """The directories of package ``name``, in the order repo-add's glob finds them."""
-        return sorted(d for d in self.db if entry_package_name(d) == name)
+        return sorted(self._by_name.get(name, ()))
+
+    def put(self, dirname: str, desc: bytes, files: bytes) -> None:
+        """Write a new entry into both databases."""
+        self.db[dirname] = {"desc": desc}
+        self.files[dirname] = {"desc": desc, "files": files}
+        self._by_name.setdefault(entry_package_name(dirname), set()).add(dirname)
 
     def desc(self, dirname: str) -> dict[str, list[str]]:
         return parse_desc(self.db[dirname].get("desc", b""))
@@ -74,6 +89,7 @@ class Database:
             events.append(Event(Level.MSG2, f"Removing existing entry '{d}'..."))
             del self.db[d]
             self.files.pop(d, None)
+            self._by_name[name].discard(d)
         return bool(found)
 
 
@@ -147,8 +163,10 @@ def add_packages(
     ``check_signature`` is called for every package before it is added; it
     returns messages to show, or raises a RepoToolsError to refuse the package.
     """
+    database.reindex()
     out = Outcome()
     ev = out.events
+    entry_of_file: dict[str, str] = {}
     for pkg in packages:
         if pkg.error is not None or pkg.record is None:
             ev.append(Event(Level.ERROR, str(pkg.error)))
@@ -193,18 +211,24 @@ def add_packages(
             out.removed.append(info.name)
         ev.append(Event(Level.MSG2, "Creating 'desc' db entry..."))
         desc_bytes = render_desc(rec)
-        database.db[entry] = {"desc": desc_bytes}
         ev.append(Event(Level.MSG2, "Creating 'files' db entry..."))
-        database.files[entry] = {"desc": desc_bytes, "files": render_files(pkg.files)}
+        database.put(entry, desc_bytes, render_files(pkg.files))
+        entry_of_file[os.path.join(os.path.dirname(pkg.path), rec.filename)] = entry
         out.added.append(entry)
         if old_file is not None and os.path.basename(old_file) != rec.filename:
             ev.append(Event(Level.MSG2, f"Removing old package file '{os.path.basename(old_file)}'"))
             out.obsolete_files += [old_file, old_file + ".sig"]
+    if out.obsolete_files:
+        # a later argument may bring back a file an earlier one made obsolete
+        listed = {os.path.join(os.path.dirname(p.path), p.record.filename) for p in packages if p.record}
+        listed = {f for f in listed if entry_of_file.get(f) in database.db}
+        out.obsolete_files = [f for f in out.obsolete_files if f.removesuffix(".sig") not in listed]
     return out
 
 
 def remove_packages(database: Database, names: Sequence[str]) -> Outcome:
     """Apply repo-remove's rules: every entry of each name goes, a missing name fails."""
+    database.reindex()
     out = Outcome()
     for name in names:
         out.events.append(Event(Level.MSG, f"Searching for package '{name}'..."))

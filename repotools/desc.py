@@ -156,7 +156,7 @@ def _escape_char(ch: str) -> bytes:
     code = ord(ch)
     if code < 0x80:
         return _escape_byte(code)
-    if unicodedata.category(ch) in ("Cc", "Cs", "Cn", "Co") or ch in "\u2028\u2029":
+    if unicodedata.category(ch) in ("Cc", "Cs", "Cn") or ch in "\u2028\u2029":
         return b"".join(_escape_byte(b) for b in ch.encode("utf-8", "surrogatepass"))
     return ch.encode("utf-8")
 

@@ -44,6 +44,7 @@ _SPACE_RUN = re.compile(r"[ \t\n\v\f\r]+")
 _NAME = re.compile(r"[A-Za-z0-9+_.@-]+")
 _VERSION = re.compile(r"(?:([0-9]*):)?([!-~]+)-([!-~]+)")
 _FORBIDDEN_IN_VERSION = re.compile(r"[\s/:-]")
+_PKGREL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,7 @@ def parse_pkginfo(data: bytes) -> PkgInfo:
     lists: dict[str, list[str]] = {}
     extra: dict[str, str] = {}
     for line in lines:
+        line = line.strip(" \t")  # `read -r line` with the default IFS
         if line.startswith("#"):
             continue
         var, val = split_line(line)
@@ -151,4 +153,6 @@ def check_version(version: str) -> str | None:
     for part, what in ((ver, "pkgver"), (rel, "pkgrel")):
         if _FORBIDDEN_IN_VERSION.search(part):
             return f"{what} {part!r} in '{version}' contains a colon, slash, hyphen or whitespace"
+    if not _PKGREL.fullmatch(rel):
+        return f"pkgrel {rel!r} in '{version}' is not of the form integer[.integer]"
     return None

@@ -143,8 +143,12 @@ def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
             raise RepoWriteError(f"Failed to acquire lockfile: {path}: {e.strerror}.") from None
     try:
         os.write(fd, f"{os.getpid()}\n".encode())
-    finally:
+    except OSError as e:
         os.close(fd)
+        with suppress(OSError):
+            os.unlink(path)
+        raise RepoWriteError(f"Failed to acquire lockfile: {path}: {e.strerror}.") from None
+    os.close(fd)
     try:
         yield
     finally:
