@@ -15,7 +15,7 @@ import hashlib
 import io
 import os
 import sysconfig
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -274,10 +274,3 @@ def _add_entries(a: ctypes.c_void_p, entries: Mapping[str, Mapping[str, bytes]],
     finally:
         ffi.entry_free(d)
         ffi.entry_free(f)
-
-
-def iter_sorted(entries: Mapping[str, Mapping[str, bytes]]) -> Iterable[tuple[str, str, bytes]]:
-    """Every file of a database as (directory, name, contents), in archive order."""
-    for top in sorted(entries):
-        for name in sorted(entries[top]):
-            yield top, name, entries[top][name]

@@ -274,8 +274,7 @@ class _FilesJob:
             ops = pickle.loads(_read_pipe(delta_fd))
             if ops is None:
                 return None
-            _replay(entries, ops)
-            _fill_temp(self.tmp, entries, self.compression, self.mtime)
+            self._write(entries, ops)
             return None
         except RepoToolsError as e:
             return e
@@ -284,13 +283,15 @@ class _FilesJob:
         except BaseException as e:  # noqa: BLE001 - anything else is reported, not lost
             return RepoWriteError(f"Writing the files database failed: {e!r}.")
 
+    def _write(self, entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]) -> None:
+        _replay(entries, ops)
+        _fill_temp(self.tmp, entries, self.compression, self.mtime)
+
     def finish(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
         """Hand the child the changes (None: abandon) and wait; raise its error."""
         if not self.pid:
             if ops is not None:
-                entries = _read_existing(self.paths, "files", False)
-                _replay(entries, ops)
-                _fill_temp(self.tmp, entries, self.compression, self.mtime)
+                self._write(_read_existing(self.paths, "files", False), ops)
             return
         pid, self.pid = self.pid, 0
         try:
