@@ -85,6 +85,12 @@ class PackageScan:
     csize: int
     md5sum: str
     sha256sum: str
+    identity: tuple[int, ...] = ()  # see file_identity
+
+
+def file_identity(st: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is replaced or written to (ctime cannot be set back by users)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 class _HashingReader:
@@ -128,6 +134,7 @@ def scan_package(path: str) -> PackageScan:
                     if pkginfo is None and name == b".PKGINFO":
                         pkginfo = b"".join(entry.get_blocks(BLOCK))
             reader.drain()
+            identity = file_identity(os.fstat(f.fileno()))
     except ArchiveError as e:
         raise NotAPackage(path, _archive_message(e)) from None
     except OSError as e:
@@ -140,6 +147,7 @@ def scan_package(path: str) -> PackageScan:
         csize=reader.size,
         md5sum=reader.md5.hexdigest(),
         sha256sum=reader.sha256.hexdigest(),
+        identity=identity,
     )
 
 
@@ -173,7 +181,11 @@ def read_database(path: str) -> Entries:
     """
     entries: Entries = {}
     next_header, filetype, pathname_w, entry_size, read_data = (
-        ffi.read_next_header2, ffi.entry_filetype, ffi.entry_pathname_w, ffi.entry_size, ffi.read_data,
+        ffi.read_next_header2,
+        ffi.entry_filetype,
+        ffi.entry_pathname_w,
+        ffi.entry_size,
+        ffi.read_data,
     )
     buf = ctypes.create_string_buffer(1 << 16)
     try:
@@ -190,8 +202,7 @@ def read_database(path: str) -> Entries:
                         continue
                     if kind != _AE_IFREG or not rest or "/" in rest or top in ("", ".", ".."):
                         raise CorruptDatabase(
-                            f"Repository file '{path}' is not a proper pacman database:"
-                            f" unexpected member '{name}'."
+                            f"Repository file '{path}' is not a proper pacman database: unexpected member '{name}'."
                         )
                     size = entry_size(e)
                     if size > len(buf):
@@ -256,7 +267,10 @@ def _add_entries(a: ctypes.c_void_p, entries: Mapping[str, Mapping[str, bytes]],
     d = _template(_AE_IFDIR, 0o755, mtime)
     f = _template(_AE_IFREG, 0o644, mtime)
     set_path, set_size, header, data_ = (
-        ffi.entry_update_pathname_utf8, ffi.entry_set_size, ffi.write_header, ffi.write_data,
+        ffi.entry_update_pathname_utf8,
+        ffi.entry_set_size,
+        ffi.write_header,
+        ffi.write_data,
     )
     try:
         for top in sorted(entries):

@@ -7,6 +7,7 @@ usage error included, as pacman 6.0.2's scripts).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ import typer
 from typer.main import get_command
 
 from . import __version__
-from .database import AddOptions
+from .database import AddOptions, Event, Level
 from .errors import RepoToolsError
 from .output import Printer
 
@@ -32,6 +33,10 @@ Key = Annotated[
 ]
 Verify = Annotated[bool, typer.Option("-v", "--verify", help="Verify the database's signature before the update.")]
 Wait = Annotated[bool, typer.Option("-w", "--wait-for-lock", help="Wait for the lock instead of failing.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Check and report what would change; write nothing.")]
+Json = Annotated[
+    bool, typer.Option("--json", help="Print a JSON report on standard output (messages: only warnings and errors).")
+]
 
 
 def _version(value: bool) -> None:
@@ -47,34 +52,83 @@ VersionOpt = Annotated[
 ]
 
 
-def _run(db: str, targets: Sequence[str], remove: bool, quiet: bool, nocolor: bool, **kw: object) -> None:
+def _run(
+    db: str,
+    targets: Sequence[str],
+    remove: bool,
+    quiet: bool,
+    nocolor: bool,
+    json_out: bool = False,
+    pkg_keyring: str | None = None,
+    siglevel: str | None = None,
+    **kw: object,
+) -> None:
     from .repo import RunFailed, UpdateRequest, update, verify_only
 
-    printer = Printer(quiet=quiet, color=not nocolor)
+    printer = Printer(quiet=quiet or json_out, color=not nocolor)
+    events: list[Event] = []
+
+    def report(event: Event) -> None:
+        events.append(event)
+        printer(event)
+
+    gate = None
+    outcome = None
+    error: str | None = None
     try:
-        if kw.get("verify") and not targets:
-            verify_only(db, kw.get("key"), printer)  # type: ignore[arg-type]
-            return
-        update(UpdateRequest(db_path=db, remove=remove, targets=list(targets), **kw), printer)  # type: ignore[arg-type]
+        if kw.get("verify") and not targets and not kw.get("dry_run"):
+            verify_only(db, kw.get("key"), report)  # type: ignore[arg-type]
+        else:
+            if not remove:
+                gate = _signature_gate(pkg_keyring, siglevel)
+                kw["check_signature"] = gate
+            req = UpdateRequest(db_path=db, remove=remove, targets=list(targets), **kw)  # type: ignore[arg-type]
+            outcome = update(req, report)
     except RunFailed as e:
-        printer(_msg(str(e)))
-        raise typer.Exit(1) from None
+        outcome, error = e.outcome, str(e)
+        report(Event(Level.MSG, error))
     except RepoToolsError as e:
-        printer.error(str(e))
-        raise typer.Exit(1) from None
+        error = str(e)
+        report(Event(Level.ERROR, error))
+    if json_out:
+        from .report import run_report
+
+        doc = run_report(
+            command="remove" if remove else "add",
+            database=db,
+            dry_run=bool(kw.get("dry_run")),
+            targets=targets,
+            outcome=outcome,
+            error=error,
+            events=events,
+            gate=gate,
+        )
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.flush()
+    if error is not None:
+        raise typer.Exit(1)
 
 
-def _msg(text: str):  # type: ignore[no-untyped-def]
-    from .database import Event, Level
+def _signature_gate(pkg_keyring: str | None, siglevel: str | None):  # type: ignore[no-untyped-def]
+    """The package signature gate from the configuration file and the options."""
+    from .config import load_config
+    from .gate import SignatureGate
+    from .keyring import find_default_keyring
 
-    return Event(Level.MSG, text)
+    config = load_config().with_options(pkg_keyring=pkg_keyring, siglevel=siglevel)
+    home = config.pkg_keyring or find_default_keyring()
+    return SignatureGate.build(home, config.siglevel.package if config.siglevel else None)
 
 
 def add(
     db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
     packages: Annotated[list[str] | None, typer.Argument(metavar="<package> ...", help="Package files to add.")] = None,
-    new: Annotated[bool, typer.Option("-n", "--new", help="Only add packages that are not already in the database.")] = False,
-    remove: Annotated[bool, typer.Option("-R", "--remove", help="Remove the old package file after updating the database.")] = False,
+    new: Annotated[
+        bool, typer.Option("-n", "--new", help="Only add packages that are not already in the database.")
+    ] = False,
+    remove: Annotated[
+        bool, typer.Option("-R", "--remove", help="Remove the old package file after updating the database.")
+    ] = False,
     prevent_downgrade: Annotated[
         bool, typer.Option("-p", "--prevent-downgrade", help="Do not add a package if a newer version is present.")
     ] = False,
@@ -82,7 +136,10 @@ def add(
         bool, typer.Option("--include-sigs", help="Embed package signatures (always done; accepted for pacman 7).")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("-j", "--jobs", min=1, metavar="N", help="Read N packages in parallel (default: the number of CPUs).")
+        int | None,
+        typer.Option(
+            "-j", "--jobs", min=1, metavar="N", help="Read N packages in parallel (default: the number of CPUs)."
+        ),
     ] = None,
     quiet: Quiet = False,
     nocolor: NoColor = False,
@@ -90,6 +147,22 @@ def add(
     key: Key = None,
     verify: Verify = False,
     wait_for_lock: Wait = False,
+    pkg_keyring: Annotated[
+        str | None,
+        typer.Option(
+            "--pkg-keyring",
+            metavar="DIR",
+            help="Check package signatures against this GnuPG home (default: pkg-keyring in the configuration, else /etc/pacman.d/gnupg).",
+        ),
+    ] = None,
+    siglevel: Annotated[
+        str | None,
+        typer.Option(
+            "--siglevel", metavar="SPEC", help="Signature level packages must meet, e.g. 'Required:2 TrustedOnly'."
+        ),
+    ] = None,
+    dry_run: DryRun = False,
+    json_out: Json = False,
     version: VersionOpt = False,
 ) -> None:
     """Add package files to a pacman repository database (and its files database)."""
@@ -105,18 +178,26 @@ def add(
         verify=verify,
         wait_for_lock=wait_for_lock,
         jobs=jobs or 0,
+        pkg_keyring=pkg_keyring,
+        siglevel=siglevel,
+        dry_run=dry_run,
+        json_out=json_out,
     )
 
 
 def remove(
     db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
-    names: Annotated[list[str] | None, typer.Argument(metavar="<packagename> ...", help="Package names to remove.")] = None,
+    names: Annotated[
+        list[str] | None, typer.Argument(metavar="<packagename> ...", help="Package names to remove.")
+    ] = None,
     quiet: Quiet = False,
     nocolor: NoColor = False,
     sign: Sign = False,
     key: Key = None,
     verify: Verify = False,
     wait_for_lock: Wait = False,
+    dry_run: DryRun = False,
+    json_out: Json = False,
     version: VersionOpt = False,
 ) -> None:
     """Remove packages, by name, from a pacman repository database (and its files database)."""
@@ -130,11 +211,16 @@ def remove(
         key=key,
         verify=verify,
         wait_for_lock=wait_for_lock,
+        dry_run=dry_run,
+        json_out=json_out,
     )
 
 
 app = typer.Typer(
-    name="repotools", add_completion=False, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+    name="repotools",
+    add_completion=False,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.command("add", context_settings=CONTEXT)(add)
 app.command("remove", context_settings=CONTEXT)(remove)

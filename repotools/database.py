@@ -82,15 +82,15 @@ class Database:
     def desc(self, dirname: str) -> dict[str, list[str]]:
         return parse_desc(self.db[dirname].get("desc", b""))
 
-    def drop(self, name: str, events: list[Event]) -> bool:
-        """Remove every entry of package ``name`` from both databases."""
+    def drop(self, name: str, events: list[Event]) -> list[str]:
+        """Remove every entry of package ``name`` from both databases; the entries removed."""
         found = self.entries_of(name)
         for d in found:
             events.append(Event(Level.MSG2, f"Removing existing entry '{d}'..."))
             del self.db[d]
             self.files.pop(d, None)
             self._by_name[name].discard(d)
-        return bool(found)
+        return found
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class ScannedPackage:
     record: PackageRecord | None = None
     files: tuple[bytes, ...] = ()
     error: RepoToolsError | None = None
+    identity: tuple[int, ...] = ()  # archive.file_identity of the bytes that were read
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ class Outcome:
     events: list[Event] = field(default_factory=list)
     failed: bool = False
     added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # names whose entries went
+    replaced: list[str] = field(default_factory=list)  # entries replaced by an added package
     skipped: list[str] = field(default_factory=list)
     obsolete_files: list[str] = field(default_factory=list)
 
@@ -187,9 +189,7 @@ def add_packages(
             if existing:
                 desc = database.desc(existing[0])
                 if vercmp(first(desc, "VERSION"), info.version) > 0:
-                    ev.append(
-                        Event(Level.WARNING, f"A newer version for '{info.name}' is already present in database")
-                    )
+                    ev.append(Event(Level.WARNING, f"A newer version for '{info.name}' is already present in database"))
                     if options.prevent_downgrade:
                         out.skipped.append(entry)
                         continue
@@ -207,8 +207,10 @@ def add_packages(
                 out.failed = True
                 continue
         ev.append(Event(Level.MSG2, "Computing checksums..."))
-        if database.drop(info.name, ev):
+        dropped = database.drop(info.name, ev)
+        if dropped:
             out.removed.append(info.name)
+            out.replaced.extend(dropped)
         ev.append(Event(Level.MSG2, "Creating 'desc' db entry..."))
         desc_bytes = render_desc(rec)
         ev.append(Event(Level.MSG2, "Creating 'files' db entry..."))

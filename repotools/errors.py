@@ -7,6 +7,7 @@ only the CLI turns these into output and exit codes.
 from __future__ import annotations
 
 __all__ = [
+    "BadSignature",
     "ConfigError",
     "CorruptDatabase",
     "DatabaseError",
@@ -15,14 +16,24 @@ __all__ = [
     "GpgError",
     "InvalidDatabaseName",
     "InvalidPackage",
+    "InvalidSigLevel",
+    "KeyringError",
     "LockHeld",
+    "MalformedSignature",
     "NotAPackage",
+    "PackageChanged",
     "PackageError",
     "PackageNotFound",
     "RepoToolsError",
     "RepoWriteError",
+    "RevokedKeySignature",
     "SignatureFileError",
+    "SignatureRejected",
+    "SituationAborted",
+    "TooFewSignatures",
+    "UnsignedPackage",
     "UnsupportedCompression",
+    "UnverifiedSignature",
     "UsageError",
 ]
 
@@ -123,3 +134,64 @@ class GpgError(RepoToolsError):
 
 class ConfigError(RepoToolsError):
     """The configuration file is unreadable or holds an unknown key or a wrong type."""
+
+
+class KeyringError(RepoToolsError):
+    """The package keyring cannot be read (not a GnuPG home, GnuPG failed)."""
+
+
+class MalformedSignature(RepoToolsError):
+    """A signature file that is not a list of OpenPGP signature packets; the message says why."""
+
+
+class SignatureRejected(PackageError):
+    """A package's signatures do not satisfy the signature level; the message names every signature."""
+
+    reason = "its signatures do not satisfy the level"
+
+    def __init__(self, subject: str, level: str, details: list[str], reason: str | None = None) -> None:
+        text = f"Package '{subject}' refused ({level}): {reason or self.reason}"
+        if details:
+            text += ": " + "; ".join(details)
+        super().__init__(text + ".")
+
+
+class UnsignedPackage(SignatureRejected):
+    """The level requires a signature and the package has no ``.sig``."""
+
+    reason = "it is not signed"
+
+
+class BadSignature(SignatureRejected):
+    """A signature by a known key does not match the package: it was altered or forged."""
+
+    reason = "a signature does not match the package"
+
+
+class RevokedKeySignature(SignatureRejected):
+    """A signature was made by a revoked key (or a revoked subkey)."""
+
+    reason = "a signature was made by a revoked key"
+
+
+class TooFewSignatures(SignatureRejected):
+    """Fewer good signatures from distinct, counted keys than the level requires."""
+
+
+class UnverifiedSignature(SignatureRejected):
+    """``Required:All``: a signature present is not good, or not by a counted key."""
+
+
+class InvalidSigLevel(UsageError):
+    """A signature level that does not follow the SigLevel grammar."""
+
+
+class SituationAborted(RepoToolsError):
+    """A situation (no signature, unsigned database, ...) whose configured action is ``abort``."""
+
+
+class PackageChanged(PackageError):
+    """The package file changed between reading it and checking its signature."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"Package '{path}' changed while it was being read; try again.")

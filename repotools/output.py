@@ -24,7 +24,9 @@ _PREFIX = {
 
 
 class Printer:
-    def __init__(self, quiet: bool = False, color: bool = True, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(
+        self, quiet: bool = False, color: bool = True, out: TextIO | None = None, err: TextIO | None = None
+    ) -> None:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr

@@ -53,8 +53,9 @@ PARALLEL_MIN = 8  # fewer packages than this are scanned in-process
 class RunFailed(RepoToolsError):
     """One or more packages or names failed; their errors were reported and nothing was written."""
 
-    def __init__(self) -> None:
+    def __init__(self, outcome: Outcome | None = None) -> None:
         super().__init__("No packages modified, nothing to do.")
+        self.outcome = outcome
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class UpdateRequest:
     wait_for_lock: bool = False
     jobs: int = 0
     check_signature: SignatureHook | None = None
+    dry_run: bool = False  # check and report, write nothing
 
 
 def read_signature(path: str) -> bytes | None:
@@ -98,7 +100,7 @@ def scan(path: str) -> ScannedPackage:
         s = scan_package(path)
         sig = read_signature(path)
         record, files = build_record(path, s.pkginfo, s.members, s.csize, s.md5sum, s.sha256sum, sig)
-        return ScannedPackage(path=path, record=record, files=files)
+        return ScannedPackage(path=path, record=record, files=files, identity=s.identity)
     except RepoToolsError as e:
         return ScannedPackage(path=path, error=e)
 
@@ -136,7 +138,12 @@ def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
                 held = f" Held by process {holder}" if holder else ""
                 raise LockHeld(f"Failed to acquire lockfile: {path}.{held}") from None
             if not announced:
-                report(Event(Level.MSG, f"Waiting for lock file {path}" + (f" (held by process {holder})" if holder else "") + "..."))
+                report(
+                    Event(
+                        Level.MSG,
+                        f"Waiting for lock file {path}" + (f" (held by process {holder})" if holder else "") + "...",
+                    )
+                )
                 announced = True
             time.sleep(0.2)
         except OSError as e:
@@ -335,6 +342,8 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
     compression = compression_for(paths.compression_ext)
     if not os.path.isdir(paths.directory):
         raise RepoWriteError(f"{paths.directory}/ does not exist or is not a directory.")
+    if req.dry_run:
+        return _dry_run(req, paths, report)
     gpg = None
     if req.sign or req.verify:
         from .usergpg import UserGpg
@@ -360,7 +369,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 report(event)
             if outcome.failed:
                 files_job.finish(None)
-                raise RunFailed()
+                raise RunFailed(outcome)
             report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
             db_tmp = _new_temp(paths, "db")
             _fill_temp(db_tmp, database.db, compression, mtime)
@@ -389,6 +398,24 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         for obsolete in outcome.obsolete_files:
             with suppress(FileNotFoundError):
                 os.unlink(obsolete)
+    return outcome
+
+
+def _dry_run(req: UpdateRequest, paths: DbPaths, report: Report) -> Outcome:
+    """Everything ``update`` checks, without the lock and without writing anything."""
+    if req.verify:
+        for kind in KINDS:
+            _verify_existing(paths, kind, req.key, report)
+    database = Database(db=_read_existing(paths, "db", req.remove), files=_RecordedFiles())
+    if req.remove:
+        outcome = remove_packages(database, req.targets)
+    else:
+        outcome = add_packages(database, _scan_all(req.targets, req.jobs), req.options, req.check_signature)
+    for event in outcome.events:
+        report(event)
+    if outcome.failed:
+        raise RunFailed(outcome)
+    report(Event(Level.MSG, f"Dry run: '{req.db_path}' was not written."))
     return outcome
 
 

@@ -1,0 +1,147 @@
+"""The signature gate of repo-add: every package's signatures checked before the database is touched.
+
+Three ways to run, chosen by ``SignatureGate.build``:
+
+- no package keyring given, configured or found at ``/etc/pacman.d/gnupg``:
+  signatures are embedded unchecked, as pacman's repo-add does, with one warning;
+- a keyring and no level: pacman's behaviour, except that a bad signature or a
+  revoked key refuses the package (``policy.DropInRule``);
+- a keyring and a level: the level is enforced exactly (``policy.Rule``).
+
+The signature is checked over the very bytes that were hashed into the
+database entry: the gate opens the package, makes sure it is the same file,
+unchanged since the scan (device, inode, size, mtime, ctime), verifies through
+that open descriptor and checks again afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .archive import file_identity
+from .database import Event, Level, ScannedPackage
+from .errors import KeyringError, MalformedSignature, PackageChanged, PackageError, SignatureFileError
+from .keyring import Keyring, check_keyring_home, load_keyring
+from .policy import DropInRule, Mode, PackagePolicy, Rule, pacman_would_refuse
+from .signatures import SignatureCheck, check_signatures
+
+__all__ = ["PackageSignatures", "SignatureGate"]
+
+
+@dataclass(frozen=True)
+class PackageSignatures:
+    """The gate's findings on one package, for reports."""
+
+    path: str
+    checked: bool  # False: embedded unchecked (no keyring, or level Never)
+    checks: tuple[SignatureCheck, ...] = ()
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "accepted": self.error is None,
+            "error": self.error,
+            "signatures": [c.to_json() for c in self.checks],
+        }
+
+
+@dataclass
+class SignatureGate:
+    keyring_home: str | None
+    policy: PackagePolicy | None  # None with no keyring
+    load: Callable[[str], Keyring] = load_keyring
+    findings: dict[str, PackageSignatures] = field(default_factory=dict)
+    _warned_unchecked: bool = False
+    _keyring: Keyring | None = None
+
+    @classmethod
+    def build(
+        cls, keyring: str | None, rule: Rule | None, load: Callable[[str], Keyring] = load_keyring
+    ) -> SignatureGate:
+        """The gate for a keyring home (or none) and a package rule (None: no level set).
+
+        The keyring is read (two GnuPG processes) only when a signed package needs it.
+        """
+        if keyring is not None:
+            check_keyring_home(keyring)
+        if rule is not None and rule.mode is not Mode.NEVER and keyring is None:
+            raise KeyringError(
+                f"Signature level '{rule}' needs a package keyring: give --pkg-keyring, set pkg-keyring in the "
+                "configuration, or set up /etc/pacman.d/gnupg with pacman-key."
+            )
+        if keyring is None and (rule is None or rule.mode is not Mode.NEVER):
+            return cls(None, None, load)
+        return cls(keyring, rule if rule is not None else DropInRule(), load)
+
+    @property
+    def keyring(self) -> Keyring:
+        if self._keyring is None:
+            assert self.keyring_home is not None
+            self._keyring = self.load(self.keyring_home)
+        return self._keyring
+
+    def __call__(self, pkg: ScannedPackage) -> list[Event]:
+        assert pkg.record is not None
+        sig = pkg.record.pgpsig
+        if isinstance(self.policy, Rule) and self.policy.mode is Mode.NEVER:
+            self.findings[pkg.path] = PackageSignatures(pkg.path, checked=False)
+            return []
+        if self.keyring_home is None or self.policy is None:
+            self.findings[pkg.path] = PackageSignatures(pkg.path, checked=False)
+            if sig is not None and not self._warned_unchecked:
+                self._warned_unchecked = True
+                return [
+                    Event(
+                        Level.WARNING,
+                        "No package keyring (--pkg-keyring, pkg-keyring in the configuration, or "
+                        "/etc/pacman.d/gnupg): package signatures are embedded unchecked.",
+                    )
+                ]
+            return []
+        checks: tuple[SignatureCheck, ...] | None = None
+        try:
+            if sig is not None:
+                checks = self._verify(pkg, sig)
+            self.policy.check(checks, pkg.path)
+        except PackageError as e:
+            self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or (), str(e))
+            raise
+        self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or ())
+        events = [Event(Level.MSG2, c.describe()[0].upper() + c.describe()[1:]) for c in checks or ()]
+        refused = [c for c in checks or () if pacman_would_refuse(c)]
+        if refused:
+            events.append(
+                Event(
+                    Level.WARNING,
+                    f"pacman clients with TrustedOnly will refuse '{os.path.basename(pkg.path)}' (every signature "
+                    "must be good by a fully trusted key): " + "; ".join(c.describe() for c in refused),
+                )
+            )
+        return events
+
+    def _verify(self, pkg: ScannedPackage, sig: bytes) -> tuple[SignatureCheck, ...]:
+        keyring = self.keyring
+        try:
+            fd = os.open(pkg.path, os.O_RDONLY)
+        except OSError as e:
+            raise PackageChanged(pkg.path) from e
+        try:
+            if pkg.identity and file_identity(os.fstat(fd)) != pkg.identity:
+                raise PackageChanged(pkg.path)
+            data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else pkg.path
+            try:
+                checks = check_signatures(data, sig, keyring)
+            except MalformedSignature as e:
+                raise SignatureFileError(f"Invalid package signature file '{pkg.path}.sig': {e}.") from None
+            if pkg.identity and file_identity(os.fstat(fd)) != pkg.identity:
+                raise PackageChanged(pkg.path)
+        finally:
+            os.close(fd)
+        return checks
+
+    def report(self, paths: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"path": p} | self.findings[p].to_json() for p in paths if p in self.findings]

@@ -1,0 +1,58 @@
+"""The machine-readable report of a run (``--json``): a versioned document.
+
+Format 1::
+
+    {"format": 1, "command": "add" | "remove", "database": str, "dry_run": bool,
+     "ok": bool, "error": str | null,
+     "added": [entry], "replaced": [entry], "removed": [name], "skipped": [entry],
+     "removed_files": [path],
+     "packages": [{"path", "checked", "accepted", "error", "signatures": [
+         {"index", "verdict", "issuer", "fingerprint", "user_id", "validity",
+          "trusted", "created", "detail"}]}],
+     "messages": [{"level": "msg" | "msg2" | "warning" | "error", "text": str}]}
+
+``added``/``replaced``/``removed_files`` say what would be done on a dry run.
+Keys are only ever added within a format number.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from .database import Event, Outcome
+from .gate import SignatureGate
+
+__all__ = ["FORMAT", "run_report"]
+
+FORMAT = 1
+
+
+def run_report(
+    *,
+    command: str,
+    database: str,
+    dry_run: bool,
+    targets: Sequence[str],
+    outcome: Outcome | None,
+    error: str | None,
+    events: Sequence[Event],
+    gate: SignatureGate | None,
+) -> dict[str, Any]:
+    out = outcome or Outcome()
+    return {
+        "format": FORMAT,
+        "command": command,
+        "database": database,
+        "dry_run": dry_run,
+        "ok": error is None,
+        "error": error,
+        "added": list(out.added),
+        "replaced": list(out.replaced),
+        "removed": list(out.removed) if command == "remove" else [],
+        "skipped": list(out.skipped),
+        "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)] if error is None else [],
+        "packages": gate.report(targets) if gate is not None else [],
+        "messages": [{"level": e.level.value, "text": e.text} for e in events],
+    }
