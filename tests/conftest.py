@@ -64,3 +64,17 @@ def gpg_home() -> Iterator[GpgHome]:
         yield home
     finally:
         home.close()
+
+
+from keyfactory import KeyFactory
+
+
+@pytest.fixture(scope="session")
+def keys() -> Iterator[KeyFactory]:
+    """Real GnuPG keys and a pacman-like package keyring (see tests/keyfactory.py), built once
+    per session: ``keys["alice"].fingerprint``, ``keys.sign(path, "alice")``, ``keys.keyring_home``."""
+    factory = KeyFactory()
+    try:
+        yield factory
+    finally:
+        factory.close()

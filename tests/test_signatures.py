@@ -1,0 +1,181 @@
+"""Verdicts on real signatures made with gpg, against a real pacman-key-style keyring.
+
+Each verdict is checked against what gpg itself says about the same signature
+(GOODSIG/TRUST_*, BADSIG, NO_PUBKEY, REVKEYSIG, EXPKEYSIG, EXPSIG), so the
+reference is GnuPG, not our own reading of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from keyfactory import KeyFactory
+
+from repotools.errors import KeyringError, MalformedSignature
+from repotools.keyring import Keyring, check_keyring_home, load_keyring
+from repotools.signatures import Verdict, check_signatures, split_signatures
+
+
+@pytest.fixture(scope="module")
+def keyring(keys: KeyFactory) -> Keyring:
+    return load_keyring(str(keys.keyring_home))
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "pkg-1-1-any.pkg.tar.zst"
+    path.write_bytes(b"package bytes " * 5000)
+    yield path
+
+
+def gpg_says(keys: KeyFactory, sig: bytes, data: Path) -> set[str]:
+    sig_path = data.with_name(data.name + ".gpgref.sig")
+    sig_path.write_bytes(sig)
+    return {line.split()[0] for line in keys.verify_status(sig_path, data)}
+
+
+def test_keyring_knows_every_key_but_the_stranger_with_gpg_validities(keys: KeyFactory, keyring: Keyring) -> None:
+    for key in keys:
+        found = keyring.lookup(key.fingerprint)
+        if not key.in_keyring:
+            assert found == []
+            continue
+        assert [sk.owner.fingerprint for sk in found] == [key.fingerprint]
+        assert found[0].owner.validity == key.validity
+        assert found[0].owner.user_id == key.uid
+        assert found[0].owner.trusted == key.trusted
+
+
+def test_a_subkey_counts_as_its_primary_key(keys: KeyFactory, keyring: Keyring) -> None:
+    key = keys["subkeyed"]
+    assert key.signing_fingerprint != key.fingerprint
+    (sub,) = keyring.lookup(key.signing_fingerprint)
+    assert sub.owner.fingerprint == key.fingerprint
+    (by_id,) = keyring.lookup(key.signing_keyid)
+    assert by_id.owner.fingerprint == key.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("name", "verdict", "trusted", "gpg_status"),
+    [
+        ("master", Verdict.GOOD, True, "TRUST_ULTIMATE"),
+        ("alice", Verdict.GOOD, True, "TRUST_FULLY"),
+        ("subkeyed", Verdict.GOOD, True, "TRUST_FULLY"),
+        ("carol", Verdict.GOOD, False, "TRUST_UNDEFINED"),
+        ("stranger", Verdict.UNKNOWN_KEY, False, "NO_PUBKEY"),
+        ("revoked", Verdict.REVOKED_KEY, False, "REVKEYSIG"),
+        ("expired", Verdict.EXPIRED_KEY, False, "EXPKEYSIG"),
+    ],
+)
+def test_verdict_per_key(
+    keys: KeyFactory, keyring: Keyring, data: Path, name: str, verdict: Verdict, trusted: bool, gpg_status: str
+) -> None:
+    sig = keys.sign(data, name)
+    assert gpg_status in gpg_says(keys, sig, data)
+    (check,) = check_signatures(data, sig, keyring)
+    assert check.verdict is verdict
+    assert check.trusted is trusted
+    assert check.index == 1
+    key = keys[name]
+    if key.in_keyring:
+        assert check.key is not None and check.key.fingerprint == key.fingerprint
+    else:
+        assert check.key is None and check.issuer.endswith(key.signing_keyid)
+
+
+def test_an_expired_signature(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    sig = keys.sign_expiring(data, "alice")
+    assert "EXPSIG" in gpg_says(keys, sig, data)
+    (check,) = check_signatures(data, sig, keyring)
+    assert check.verdict is Verdict.EXPIRED_SIGNATURE
+    assert check.detail.startswith("expired ")
+
+
+@pytest.mark.parametrize("name", ["alice", "carol", "subkeyed", "revoked", "expired"])
+def test_a_package_changed_after_signing_is_bad_or_revoked(
+    keys: KeyFactory, keyring: Keyring, data: Path, name: str
+) -> None:
+    sig = keys.sign(data, name)
+    with data.open("r+b") as f:
+        f.seek(100)
+        f.write(b"X")
+    assert "BADSIG" in gpg_says(keys, sig, data)
+    (check,) = check_signatures(data, sig, keyring)
+    # a revoked key fails whether or not the data matches; the others must not pass as expired
+    assert check.verdict is (Verdict.REVOKED_KEY if name == "revoked" else Verdict.BAD)
+
+
+def test_an_expired_signature_over_changed_data_is_bad(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    sig = keys.sign_expiring(data, "alice")
+    data.write_bytes(data.read_bytes() + b"!")
+    (check,) = check_signatures(data, sig, keyring)
+    assert check.verdict is Verdict.BAD
+
+
+def test_two_signatures_in_one_file_each_get_a_verdict(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    sig = keys.sign(data, "alice", "carol")
+    checks = check_signatures(data, sig, keyring)
+    assert [(c.index, c.verdict, c.trusted) for c in checks] == [(1, Verdict.GOOD, True), (2, Verdict.GOOD, False)]
+    assert [c.key.fingerprint for c in checks if c.key] == [keys["alice"].fingerprint, keys["carol"].fingerprint]
+
+
+def test_concatenated_signature_files(keys: KeyFactory, keyring: Keyring, data: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.write_bytes(b"other data")
+    sig = keys.sign(data, "alice") + keys.sign(other, "bob") + keys.sign(data, "stranger")
+    checks = check_signatures(data, sig, keyring)
+    # the trap: pysequoia's Sig keeps only the first signature and would call this file good
+    assert [c.verdict for c in checks] == [Verdict.GOOD, Verdict.BAD, Verdict.UNKNOWN_KEY]
+
+
+def test_two_signatures_by_one_key(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    sig = keys.sign(data, "alice", "alice")
+    checks = check_signatures(data, sig, keyring)
+    assert len(checks) == 2 and all(c.good for c in checks)
+    assert checks[0].key == checks[1].key
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "it holds no signature"),
+        (b"garbage that is not OpenPGP", "not an OpenPGP signature file"),
+    ],
+)
+def test_malformed_signature_files(keyring: Keyring, data: Path, content: bytes, message: str) -> None:
+    with pytest.raises(MalformedSignature, match=message):
+        check_signatures(data, content, keyring)
+
+
+def test_a_public_key_is_not_a_signature(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    with pytest.raises(MalformedSignature, match="not only signatures"):
+        split_signatures(keys.export_public("alice"))
+
+
+def test_describe_names_key_user_id_and_verdict(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    checks = check_signatures(data, keys.sign(data, "alice", "carol", "stranger"), keyring)
+    a, c, s = (keys[n] for n in ("alice", "carol", "stranger"))
+    assert [x.describe() for x in checks] == [
+        f"signature 1 by {a.fingerprint} ({a.uid}): good, trusted",
+        f"signature 2 by {c.fingerprint} ({c.uid}): good, known but not trusted (validity unknown)",
+        f"signature 3 by key {s.signing_fingerprint}: unknown key",
+    ]
+
+
+def test_keyring_errors(tmp_path: Path) -> None:
+    with pytest.raises(KeyringError, match="is not a directory"):
+        check_keyring_home(str(tmp_path / "absent"))
+    with pytest.raises(KeyringError, match="holds no public keys"):
+        load_keyring(str(tmp_path))
+
+
+def test_an_empty_keyring_knows_nothing(keys: KeyFactory, data: Path) -> None:
+    home = keys.new_home()
+    keys.gpg(home, "--import", input=keys.export_public("alice"))
+    keys.gpg(home, "--batch", "--yes", "--delete-keys", keys["alice"].fingerprint)
+    kr = load_keyring(str(home))
+    assert len(kr) == 0
+    (check,) = check_signatures(data, keys.sign(data, "alice"), kr)
+    assert check.verdict is Verdict.UNKNOWN_KEY
