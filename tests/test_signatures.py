@@ -179,3 +179,52 @@ def test_an_empty_keyring_knows_nothing(keys: KeyFactory, data: Path) -> None:
     assert len(kr) == 0
     (check,) = check_signatures(data, keys.sign(data, "alice"), kr)
     assert check.verdict is Verdict.UNKNOWN_KEY
+
+
+@pytest.fixture
+def world_readable_dir() -> Iterator[Path]:
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="rt-ro-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_an_unprivileged_packager_reads_a_root_owned_keyring(keys: KeyFactory, world_readable_dir: Path) -> None:
+    """pacman-key's keyring belongs to root and is read-only for packagers: GnuPG must not need to write to it."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to another user")  # CI runs as root
+    tmp_path = world_readable_dir
+    ro = tmp_path / "keyring"
+    shutil.copytree(keys.keyring_home, ro, ignore=shutil.ignore_patterns("S.*", "*.lock"))
+    for root, _dirs, files in os.walk(ro):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+    os.chmod(ro / "private-keys-v1.d", 0o700)
+    data = tmp_path / "pkg"
+    data.write_bytes(b"data")
+    keys.sign(data, "alice", "carol")
+    for p in (tmp_path, data, Path(str(data) + ".sig")):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    code = (
+        "import sys; from repotools.keyring import load_keyring; from repotools.signatures import check_signatures\n"
+        "kr = load_keyring(sys.argv[1]); sig = open(sys.argv[2] + '.sig', 'rb').read()\n"
+        "print(' '.join(f'{c.verdict.value}:{c.trusted}' for c in check_signatures(sys.argv[2], sig, kr)))"
+    )
+    before = sorted(p.name for p in ro.rglob("*"))
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code, str(ro), str(data)],
+        capture_output=True, text=True, check=False,
+        env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["good:True", "good:False"]
+    assert sorted(p.name for p in ro.rglob("*")) == before
