@@ -4,14 +4,18 @@
 #   /usr/share/bash-completion/completions/repo-add
 # with links named repo-remove and repotools pointing to it.
 #
-# Completes options, key fingerprints after -k, database files (*.db.tar*) as
-# the first argument, package files (*.pkg.tar*) for repo-add and the package
-# names held in the database for repo-remove.
+# Completes options, key fingerprints after -k, directories after --pkg-keyring,
+# signature level words after --siglevel, database files (*.db.tar*) as the
+# first argument, package files (*.pkg.tar*) for repo-add and the package names
+# held in the database for repo-remove.
 
 # shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) is the completion idiom
 
-_repotools_common_opts='-q --quiet --nocolor -s --sign -k --key -v --verify -w --wait-for-lock -h --help -V --version'
-_repotools_add_opts='-n --new -R --remove -p --prevent-downgrade --include-sigs -j --jobs'
+_repotools_common_opts='-q --quiet --nocolor -s --sign -k --key -v --verify -w --wait-for-lock --dry-run --json -h --help -V --version'
+_repotools_add_opts='-n --new -R --remove -p --prevent-downgrade --include-sigs -j --jobs --pkg-keyring --siglevel'
+
+# the words of a signature level (--siglevel), each also offered after Package and Database
+_repotools_siglevel_words='Never Optional Required Required:2 Required:All TrustedOnly TrustedOnly:1 TrustAll'
 
 # the compressions repotools writes and reads, as file name extensions
 _repotools_ext='(\.(gz|bz2|xz|zst|lrz|lzo|Z|lz4|lz))?$'
@@ -25,6 +29,61 @@ _repotools_files() {
 	for f in $(compgen -f -- "$cur"); do
 		[[ ! -d $f && ${f##*/} =~ $regex ]] && COMPREPLY+=("$f")
 	done
+}
+
+# Complete directories (--pkg-keyring: a GnuPG home).
+_repotools_dirs() {
+	local IFS=$'\n'
+	compopt -o filenames 2>/dev/null
+	COMPREPLY=($(compgen -d -- "$1"))
+}
+
+# Complete the last word of a signature level; $1 is the argument as typed, which
+# may be quoted and hold several words ('Required:2 Trus).
+_repotools_siglevel() {
+	local arg=$1 quote='' head last w colon
+	local -a words=()
+	case $arg in
+		[\'\"]*) quote=${arg:0:1}; arg=${arg:1} ;;
+	esac
+	head=${arg%"${arg##*[[:space:]]}"}
+	last=${arg:${#head}}
+	[[ -z $quote && -n $head ]] && return 0
+	for w in $_repotools_siglevel_words; do
+		words+=("$w" "Package$w" "Database$w")
+	done
+	local IFS=$'\n'
+	# in quotes, readline replaces all that follows the quote
+	COMPREPLY=($(compgen -P "$head" -W "${words[*]}" -- "$last"))
+	# unquoted, only what follows the last ':'
+	if [[ -z $quote && $last == *:* && $COMP_WORDBREAKS == *:* ]]; then
+		colon=${last%"${last##*:}"}
+		COMPREPLY=("${COMPREPLY[@]#"$colon"}")
+	fi
+}
+
+# Set the caller's words and cword from COMP_WORDS[$1..] (the command first) and
+# COMP_CWORD, joining again what bash splits at ':' (Required:2 is one word).
+_repotools_words() {
+	local start=$1 line=$COMP_LINE i w blank
+	words=() cword=-1
+	for (( i = 0; i < ${#COMP_WORDS[@]}; i++ )); do
+		w=${COMP_WORDS[i]}
+		blank=${line%%[![:space:]]*}
+		line=${line:${#blank}}
+		line=${line#"$w"}
+		(( i < start )) && continue
+		if (( i > start )) && [[ -z $blank && ( $w == :* || ${words[-1]} == *: ) ]]; then
+			words[-1]+=$w
+		else
+			words+=("$w")
+		fi
+		(( i == COMP_CWORD )) && cword=$(( ${#words[@]} - 1 ))
+	done
+	if (( cword < 0 )); then
+		cword=${#words[@]}
+		words+=('')
+	fi
 }
 
 # The package names in database $1.
@@ -49,36 +108,41 @@ _repotools_keys() {
 		awk -F: '$1 == "fpr" { print $10 }')" -- "$1"))
 }
 
-# Complete the words COMP_WORDS[$2..] of `repo-add` ($1 = add) or `repo-remove` ($1 = remove).
+# Complete the words after COMP_WORDS[$2], the command `repo-add` or `repotools add`
+# ($1 = add) or `repo-remove` or `repotools remove` ($1 = remove).
 _repotools_complete() {
-	local mode=$1 start=$2
-	local cur=${COMP_WORDS[COMP_CWORD]} prev=''
-	(( COMP_CWORD > start )) && prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local mode=$1 cword
+	local -a words
+	_repotools_words "$2"
+	local cur=${words[cword]} prev=''
+	(( cword > 0 )) && prev=${words[cword - 1]}
 	COMPREPLY=()
 
 	# --key=VALUE: bash splits it into "--key" "=" "VALUE"
-	if [[ $prev == = ]] && (( COMP_CWORD > start + 1 )); then
-		prev=${COMP_WORDS[COMP_CWORD - 2]}
-		[[ $prev == --key ]] && { _repotools_keys "$cur"; return 0; }
-		[[ $prev == --jobs ]] && return 0
-	fi
 	if [[ $cur == = ]]; then
-		[[ $prev == --key ]] && { _repotools_keys ""; return 0; }
-		[[ $prev == --jobs ]] && return 0
+		case $prev in
+			--key|--jobs|--pkg-keyring|--siglevel) cur='' ;;
+		esac
+	elif [[ $prev == = ]] && (( cword > 1 )); then
+		prev=${words[cword - 2]}
 	fi
 	case $prev in
 		-k|--key) _repotools_keys "$cur"; return 0 ;;
 		-j|--jobs) COMPREPLY=($(compgen -W "$(nproc 2>/dev/null || echo 1)" -- "$cur")); return 0 ;;
+		--pkg-keyring) _repotools_dirs "$cur"; return 0 ;;
+		--siglevel) _repotools_siglevel "$cur"; return 0 ;;
 	esac
 
 	# Positional arguments before the cursor; the first is the database.
 	local i word db='' npos=0 options_done=0
-	for (( i = start; i < COMP_CWORD; i++ )); do
-		word=${COMP_WORDS[i]}
+	for (( i = 1; i < cword; i++ )); do
+		word=${words[i]}
 		if (( ! options_done )); then
 			case $word in
 				--) options_done=1; continue ;;
-				-k|--key|-j|--jobs) (( i++ )); continue ;;
+				-k|--key|-j|--jobs|--pkg-keyring|--siglevel)
+					[[ ${words[i + 1]} == = ]] && (( i++ ))
+					(( i++ )); continue ;;
 				=) (( i++ )); continue ;;
 				-*) continue ;;
 			esac
@@ -102,14 +166,14 @@ _repotools_complete() {
 	return 0
 }
 
-_repo_add() { _repotools_complete add 1; }
-_repo_remove() { _repotools_complete remove 1; }
+_repo_add() { _repotools_complete add 0; }
+_repo_remove() { _repotools_complete remove 0; }
 
 _repotools() {
 	local i
 	for (( i = 1; i < COMP_CWORD; i++ )); do
 		case ${COMP_WORDS[i]} in
-			add|remove) _repotools_complete "${COMP_WORDS[i]}" $((i + 1)); return 0 ;;
+			add|remove) _repotools_complete "${COMP_WORDS[i]}" "$i"; return 0 ;;
 		esac
 	done
 	COMPREPLY=($(compgen -W 'add remove -h --help' -- "${COMP_WORDS[COMP_CWORD]}"))

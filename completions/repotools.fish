@@ -22,7 +22,7 @@ function __repotools_args
                 case --
                     set options_done 1
                     continue
-                case -k --key -j --jobs
+                case -k --key -j --jobs --pkg-keyring --siglevel
                     set skip 1
                     continue
                 case '-*'
@@ -73,6 +73,17 @@ function __repotools_pkgnames
     end
 end
 
+# the words of a signature level, after those already typed in the same
+# (quoted) argument: 'Required:2 Trus
+function __repotools_siglevel
+    set -l tok (string replace -r -- '^--siglevel=' '' (commandline -ct))
+    set tok (string replace -r -- '^[\'"]' '' $tok)
+    set -l head (string match -r -- '^.*\s' $tok)
+    for w in Never Optional Required Required:2 Required:All TrustedOnly TrustedOnly:1 TrustAll
+        printf '%s\n' "$head"{,Package,Database}$w
+    end
+end
+
 function __repotools_keys
     command -q gpg; or return
     gpg --batch --with-colons --list-secret-keys 2>/dev/null | string match -r -- '^fpr:.*' | string split -f 10 ':'
@@ -88,6 +99,8 @@ function __repotools_define --argument-names cmd mode cond sub
     complete -c $cmd -n "$c" -s k -l key -x -a '(__repotools_keys)' -d 'Key to sign with (default: $GPGKEY)'
     complete -c $cmd -n "$c" -s v -l verify -d 'Verify the database signatures before the update'
     complete -c $cmd -n "$c" -s w -l wait-for-lock -d 'Wait for the lock instead of failing'
+    complete -c $cmd -n "$c" -l dry-run -d 'Check and report what would change; write nothing'
+    complete -c $cmd -n "$c" -l json -d 'Print a JSON report on standard output'
     complete -c $cmd -n "$c" -s h -l help -d 'Show the usage and exit'
     complete -c $cmd -n "$c" -s V -l version -d 'Show the version and exit'
     complete -c $cmd -n "$c; and __repotools_want_db $sub" -f -a "(__repotools_files '\.db\.tar$__repotools_ext')" -d 'Database'
@@ -97,6 +110,8 @@ function __repotools_define --argument-names cmd mode cond sub
         complete -c $cmd -n "$c" -s p -l prevent-downgrade -d 'Do not add a package if a newer version is present'
         complete -c $cmd -n "$c" -l include-sigs -d 'Embed package signatures (always done; for pacman 7)'
         complete -c $cmd -n "$c" -s j -l jobs -x -d 'Read N packages in parallel'
+        complete -c $cmd -n "$c" -l pkg-keyring -x -a '(__fish_complete_directories)' -d 'GnuPG home to check package signatures against'
+        complete -c $cmd -n "$c" -l siglevel -x -a '(__repotools_siglevel)' -d 'Signature level packages must meet'
         complete -c $cmd -n "$c; and __repotools_want_more $sub" -f -a "(__repotools_files '\.pkg\.tar$__repotools_ext')" -d 'Package'
     else
         complete -c $cmd -n "$c; and __repotools_want_more $sub" -f -a "(__repotools_pkgnames $sub)" -d 'Package name'
