@@ -360,13 +360,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         db_tmp: str | None = None
         sigs: list[str] = []
         try:
-            database = Database(db=_read_existing(paths, "db", req.remove), files=_RecordedFiles())
-            if req.remove:
-                outcome = remove_packages(database, req.targets)
-            else:
-                outcome = add_packages(database, _scan_all(req.targets, req.jobs), req.options, req.check_signature)
-            for event in outcome.events:
-                report(event)
+            database, outcome = _apply(req, paths, report)
             if outcome.failed:
                 files_job.finish(None)
                 raise RunFailed(outcome)
@@ -401,11 +395,8 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
     return outcome
 
 
-def _dry_run(req: UpdateRequest, paths: DbPaths, report: Report) -> Outcome:
-    """Everything ``update`` checks, without the lock and without writing anything."""
-    if req.verify:
-        for kind in KINDS:
-            _verify_existing(paths, kind, req.key, report)
+def _apply(req: UpdateRequest, paths: DbPaths, report: Report) -> tuple[Database, Outcome]:
+    """Read the database and apply the request's rules in memory."""
     database = Database(db=_read_existing(paths, "db", req.remove), files=_RecordedFiles())
     if req.remove:
         outcome = remove_packages(database, req.targets)
@@ -413,6 +404,15 @@ def _dry_run(req: UpdateRequest, paths: DbPaths, report: Report) -> Outcome:
         outcome = add_packages(database, _scan_all(req.targets, req.jobs), req.options, req.check_signature)
     for event in outcome.events:
         report(event)
+    return database, outcome
+
+
+def _dry_run(req: UpdateRequest, paths: DbPaths, report: Report) -> Outcome:
+    """Everything ``update`` checks, without the lock and without writing anything."""
+    if req.verify:
+        for kind in KINDS:
+            _verify_existing(paths, kind, req.key, report)
+    _, outcome = _apply(req, paths, report)
     if outcome.failed:
         raise RunFailed(outcome)
     report(Event(Level.MSG, f"Dry run: '{req.db_path}' was not written."))
