@@ -82,6 +82,7 @@ def _run(
             if not remove:
                 gate = _signature_gate(pkg_keyring, siglevel)
                 kw["check_signature"] = gate
+                kw["signature_verifier"] = gate.verifier
             req = UpdateRequest(db_path=db, remove=remove, targets=list(targets), **kw)  # type: ignore[arg-type]
             outcome = update(req, report)
     except RunFailed as e:

@@ -102,6 +102,7 @@ class ScannedPackage:
     files: tuple[bytes, ...] = ()
     error: RepoToolsError | None = None
     identity: tuple[int, ...] = ()  # archive.file_identity of the bytes that were read
+    verification: object = None  # what the signature hook's verifier found beside the scan
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .archive import file_identity
@@ -28,7 +29,7 @@ from .keyring import Keyring, check_keyring_home, load_keyring
 from .policy import DropInRule, Mode, PackagePolicy, Rule, pacman_would_refuse
 from .signatures import SignatureCheck, check_signatures
 
-__all__ = ["PackageSignatures", "SignatureGate"]
+__all__ = ["PackageSignatures", "SignatureGate", "Verification", "Verifier", "verify_package"]
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,12 @@ class SignatureGate:
         checks: tuple[SignatureCheck, ...] | None = None
         try:
             if sig is not None:
-                checks = self._verify(pkg, sig)
+                found = pkg.verification
+                if not isinstance(found, Verification):  # not checked by the scan: check now
+                    found = verify_package(self.keyring, pkg.path, sig, pkg.identity)
+                if found.error is not None:
+                    raise found.error
+                checks = found.checks
             self.policy.check(checks, pkg.path)
         except PackageError as e:
             self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or (), str(e))
@@ -123,25 +129,61 @@ class SignatureGate:
             )
         return events
 
-    def _verify(self, pkg: ScannedPackage, sig: bytes) -> tuple[SignatureCheck, ...]:
-        keyring = self.keyring
-        try:
-            fd = os.open(pkg.path, os.O_RDONLY)
-        except OSError as e:
-            raise PackageChanged(pkg.path) from e
-        try:
-            if pkg.identity and file_identity(os.fstat(fd)) != pkg.identity:
-                raise PackageChanged(pkg.path)
-            data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else pkg.path
-            try:
-                checks = check_signatures(data, sig, keyring)
-            except MalformedSignature as e:
-                raise SignatureFileError(f"Invalid package signature file '{pkg.path}.sig': {e}.") from None
-            if pkg.identity and file_identity(os.fstat(fd)) != pkg.identity:
-                raise PackageChanged(pkg.path)
-        finally:
-            os.close(fd)
-        return checks
+    def verifier(self, paths: Sequence[str]) -> Verifier | None:
+        """What the scan runs on each signed package, in the worker that read it, or None.
+
+        Checking signatures costs more than reading packages (a public-key
+        operation and a second hash of every byte), so it runs beside the scan,
+        in parallel; the policy is still applied here, in order, by ``__call__``.
+        The keyring is loaded now, before any worker forks, and only when some
+        package has a ``.sig``.
+        """
+        if self.keyring_home is None or self.policy is None:
+            return None
+        if isinstance(self.policy, Rule) and self.policy.mode is Mode.NEVER:
+            return None
+        if not any(os.path.isfile(p + ".sig") for p in paths):
+            return None
+        return partial(verify_package, self.keyring)
 
     def report(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         return [{"path": p} | self.findings[p].to_json() for p in paths if p in self.findings]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The verdicts on a package's signatures, or why they could not be checked (picklable)."""
+
+    checks: tuple[SignatureCheck, ...] = ()
+    error: PackageError | None = None
+
+
+Verifier = Callable[[str, bytes, tuple[int, ...]], Verification]
+
+
+def verify_package(keyring: Keyring, path: str, sig: bytes, identity: tuple[int, ...]) -> Verification:
+    """Check every signature of ``sig`` over the package at ``path``, the very file that was scanned.
+
+    The file is opened once and checked against ``identity`` (``archive.file_identity``
+    of the bytes that were hashed) before and after verifying through that descriptor.
+    """
+    try:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as e:
+            raise PackageChanged(path) from e
+        try:
+            if identity and file_identity(os.fstat(fd)) != identity:
+                raise PackageChanged(path)
+            data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path
+            try:
+                checks = check_signatures(data, sig, keyring)
+            except MalformedSignature as e:
+                raise SignatureFileError(f"Invalid package signature file '{path}.sig': {e}.") from None
+            if identity and file_identity(os.fstat(fd)) != identity:
+                raise PackageChanged(path)
+        finally:
+            os.close(fd)
+    except PackageError as e:
+        return Verification(error=e)
+    return Verification(checks)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .archive import Entries, compression_for, read_database, scan_package, write_database
 from .database import (
@@ -41,6 +42,9 @@ from .errors import (
     RepoWriteError,
     SignatureFileError,
 )
+
+if TYPE_CHECKING:
+    from .gate import Verifier
 
 __all__ = ["RunFailed", "UpdateRequest", "lock", "read_signature", "scan", "update", "verify_only"]
 
@@ -70,6 +74,9 @@ class UpdateRequest:
     wait_for_lock: bool = False
     jobs: int = 0
     check_signature: SignatureHook | None = None
+    # given the package paths, what the scan runs on each signed package (its
+    # result reaches check_signature as ScannedPackage.verification), or None
+    signature_verifier: Callable[[Sequence[str]], Verifier | None] | None = None
     dry_run: bool = False  # check and report, write nothing
 
 
@@ -92,34 +99,52 @@ def read_signature(path: str) -> bytes | None:
     return data
 
 
-def scan(path: str) -> ScannedPackage:
-    """Read one package file and its signature; errors are returned, not raised."""
+def scan(path: str, verifier: Verifier | None = None) -> ScannedPackage:
+    """Read one package file and its signature, and check the signature with ``verifier``.
+
+    Errors are returned, not raised.
+    """
     try:
         if not os.path.isfile(path):
             raise PackageNotFound(path)
         s = scan_package(path)
         sig = read_signature(path)
         record, files = build_record(path, s.pkginfo, s.members, s.csize, s.md5sum, s.sha256sum, sig)
-        return ScannedPackage(path=path, record=record, files=files, identity=s.identity)
+        verification = verifier(path, sig, s.identity) if verifier is not None and sig is not None else None
+        return ScannedPackage(path=path, record=record, files=files, identity=s.identity, verification=verification)
     except RepoToolsError as e:
         return ScannedPackage(path=path, error=e)
 
 
-def _scan_all(paths: Sequence[str], jobs: int) -> list[ScannedPackage]:
-    """Scan packages, in worker processes when there are enough to pay for them.
+# the verifier of a scan worker process, set by its initializer (inherited through fork, never pickled)
+_worker_verifier: Verifier | None = None
+
+
+def _init_worker(verifier: Verifier | None) -> None:
+    global _worker_verifier
+    _worker_verifier = verifier
+
+
+def _scan_in_worker(path: str) -> ScannedPackage:
+    return scan(path, _worker_verifier)
+
+
+def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None) -> list[ScannedPackage]:
+    """Scan packages (and check their signatures), in worker processes when there are enough to pay for them.
 
     Threads do not help here: hashing releases the GIL, but libarchive's many
     short calls from Python then wait on it (measured slower than one thread).
     """
     jobs = min(jobs or os.cpu_count() or 1, len(paths))
     if jobs <= 1 or len(paths) < PARALLEL_MIN or not hasattr(os, "fork"):
-        return [scan(p) for p in paths]
+        return [scan(p, verifier) for p in paths]
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(1, min(64, len(paths) // (jobs * 4)))
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
-        return list(pool.map(scan, paths, chunksize=chunk))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier,)) as pool:
+        return list(pool.map(_scan_in_worker, paths, chunksize=chunk))
 
 
 @contextmanager
@@ -401,7 +426,9 @@ def _apply(req: UpdateRequest, paths: DbPaths, report: Report) -> tuple[Database
     if req.remove:
         outcome = remove_packages(database, req.targets)
     else:
-        outcome = add_packages(database, _scan_all(req.targets, req.jobs), req.options, req.check_signature)
+        verifier = req.signature_verifier(req.targets) if req.signature_verifier is not None else None
+        scanned = _scan_all(req.targets, req.jobs, verifier)
+        outcome = add_packages(database, scanned, req.options, req.check_signature)
     for event in outcome.events:
         report(event)
     return database, outcome

@@ -18,7 +18,7 @@ from test_cli import REPO_ADD, TOOL_ADD, Result, base_env, build_package, cli, d
 
 from repotools.database import ScannedPackage
 from repotools.errors import PackageChanged
-from repotools.gate import SignatureGate
+from repotools.gate import SignatureGate, Verification
 from repotools.policy import parse_siglevel
 from repotools.repo import scan
 
@@ -371,3 +371,47 @@ def test_a_package_changed_between_scan_and_check_is_refused(repo: Path, keys: K
     with pytest.raises(PackageChanged, match="changed while it was being read"):
         gate(scanned)
     gate(scan(str(pkg)))  # scanned again, it passes
+
+
+# --- signatures are checked beside the scan, in the worker processes ------------------------------
+
+
+def test_many_packages_are_checked_in_the_scan_workers_and_one_forgery_refuses_the_run(
+    repo: Path, keys: KeyFactory
+) -> None:
+    # more packages than repotools scans in-process, so the parallel path runs
+    pkgs = [signed(repo, keys, f"p{i}", "alice") for i in range(12)]
+    info = b"pkgname = p7\npkgver = 1.0-1\npkgdesc = altered after signing\narch = x86_64\n"
+    assert build_package(repo, "p7", pkginfo=info) == pkgs[7]  # a valid package, other bytes, the old .sig
+    before = snapshot(repo)
+    r = add(repo, *keyring_args(keys, "Required"), "-j", "2", DB, *(p.name for p in pkgs))
+    assert r.rc == 1
+    assert r.err.count("==> ERROR:") == 1, r
+    assert f"==> ERROR: Package '{pkgs[7].name}' refused (Required TrustedOnly): a signature does not match" in r.err
+    assert snapshot(repo) == before
+    pkgs[7].unlink()
+    r = add(repo, *keyring_args(keys, "Required"), "-j", "2", "--json", DB, *(p.name for p in pkgs if p.exists()))
+    assert r.rc == 0, r
+    doc = json.loads(r.out)
+    assert len(doc["added"]) == 11
+    assert all(p["checked"] and [s["verdict"] for s in p["signatures"]] == ["good"] for p in doc["packages"])
+
+
+def test_the_scan_runs_the_verifier_and_the_gate_uses_its_verdicts(repo: Path, keys: KeyFactory) -> None:
+    pkg = signed(repo, keys, "a", "alice")
+    gate = SignatureGate.build(str(keys.keyring_home), parse_siglevel("Required").package)
+    verifier = gate.verifier([str(pkg)])
+    assert verifier is not None
+    scanned = scan(str(pkg), verifier)
+    assert isinstance(scanned.verification, Verification)
+    assert [c.verdict.value for c in scanned.verification.checks] == ["good"]
+    gate(scanned)
+    assert [c.verdict.value for c in gate.findings[str(pkg)].checks] == ["good"]
+
+
+def test_no_verifier_when_nothing_is_checked(repo: Path, keys: KeyFactory) -> None:
+    unsigned = signed(repo, keys, "a")
+    gate = SignatureGate.build(str(keys.keyring_home), parse_siglevel("Required").package)
+    assert gate.verifier([str(unsigned)]) is None  # no .sig: the keyring is not even read
+    assert SignatureGate.build(str(keys.keyring_home), parse_siglevel("Never").package).verifier([str(unsigned)]) is None
+    assert SignatureGate.build(None, None).verifier([str(signed(repo, keys, "b", "alice"))]) is None
