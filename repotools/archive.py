@@ -15,10 +15,11 @@ import hashlib
 import io
 import os
 import sysconfig
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
+from .chunks import CHUNKABLE, Chunk, Layout, plan
 from .errors import CorruptDatabase, NotAPackage, UnsupportedCompression
 
 
@@ -50,6 +51,7 @@ __all__ = [
     "PackageScan",
     "compression_for",
     "read_database",
+    "read_database_bytes",
     "scan_package",
     "write_database",
 ]
@@ -175,10 +177,31 @@ def read_database(path: str) -> Entries:
     """Read a sync database archive (any compression) into memory.
 
     Only the layout pacman writes is accepted: top-level directories holding
-    regular files. Anything else is a foreign archive and is refused. This loop
-    calls libarchive directly: a database has tens of thousands of members and
-    the per-member cost of the object API dominates otherwise.
+    regular files. Anything else is a foreign archive and is refused.
     """
+    try:
+        with libarchive.file_reader(path, block_size=BLOCK) as archive:
+            return _read_entries(archive._pointer, path)
+    except ArchiveError as e:
+        raise CorruptDatabase(
+            f"Repository file '{path}' is not a proper pacman database: {_archive_message(e)}."
+        ) from None
+
+
+def read_database_bytes(data: bytes, path: str) -> Entries:
+    """``read_database`` of an archive (or one chunk of one) already in memory; ``path`` names it in errors."""
+    try:
+        with libarchive.memory_reader(data) as archive:
+            return _read_entries(archive._pointer, path)
+    except ArchiveError as e:
+        raise CorruptDatabase(
+            f"Repository file '{path}' is not a proper pacman database: {_archive_message(e)}."
+        ) from None
+
+
+def _read_entries(a: Any, path: str) -> Entries:
+    # This loop calls libarchive directly: a database has tens of thousands of
+    # members and the per-member cost of the object API dominates otherwise.
     entries: Entries = {}
     next_header, filetype, pathname_w, entry_size, read_data = (
         ffi.read_next_header2,
@@ -188,38 +211,31 @@ def read_database(path: str) -> Entries:
         ffi.read_data,
     )
     buf = ctypes.create_string_buffer(1 << 16)
+    e = ffi.entry_new()
     try:
-        with libarchive.file_reader(path, block_size=BLOCK) as archive:
-            a = archive._pointer
-            e = ffi.entry_new()
-            try:
-                while next_header(a, e) != ffi.ARCHIVE_EOF:
-                    name = pathname_w(e) or ""
-                    kind = filetype(e)
-                    top, _, rest = name.rstrip("/").partition("/")
-                    if kind == _AE_IFDIR and not rest and top not in ("", ".", ".."):
-                        entries.setdefault(top, {})
-                        continue
-                    if kind != _AE_IFREG or not rest or "/" in rest or top in ("", ".", ".."):
-                        raise CorruptDatabase(
-                            f"Repository file '{path}' is not a proper pacman database: unexpected member '{name}'."
-                        )
-                    size = entry_size(e)
-                    if size > len(buf):
-                        buf = ctypes.create_string_buffer(size)
-                    got = 0
-                    while got < size:
-                        n = read_data(a, ctypes.byref(buf, got), size - got)
-                        if n <= 0:
-                            break
-                        got += n
-                    entries.setdefault(top, {})[rest] = buf.raw[:got]
-            finally:
-                ffi.entry_free(e)
-    except ArchiveError as e:
-        raise CorruptDatabase(
-            f"Repository file '{path}' is not a proper pacman database: {_archive_message(e)}."
-        ) from None
+        while next_header(a, e) != ffi.ARCHIVE_EOF:
+            name = pathname_w(e) or ""
+            kind = filetype(e)
+            top, _, rest = name.rstrip("/").partition("/")
+            if kind == _AE_IFDIR and not rest and top not in ("", ".", ".."):
+                entries.setdefault(top, {})
+                continue
+            if kind != _AE_IFREG or not rest or "/" in rest or top in ("", ".", ".."):
+                raise CorruptDatabase(
+                    f"Repository file '{path}' is not a proper pacman database: unexpected member '{name}'."
+                )
+            size = entry_size(e)
+            if size > len(buf):
+                buf = ctypes.create_string_buffer(size)
+            got = 0
+            while got < size:
+                n = read_data(a, ctypes.byref(buf, got), size - got)
+                if n <= 0:
+                    break
+                got += n
+            entries.setdefault(top, {})[rest] = buf.raw[:got]
+    finally:
+        ffi.entry_free(e)
     return entries
 
 
@@ -228,25 +244,140 @@ def write_database(
     entries: Mapping[str, Mapping[str, bytes]],
     compression: str | None,
     mtime: int,
-) -> None:
+) -> Layout | None:
     """Write ``entries`` as a pacman database archive to the open file ``fd``.
 
     Members are sorted, owned by root, mode 0755/0644, all with ``mtime``; gzip
-    gets no timestamp. The same entries and mtime give the same bytes.
+    gets no timestamp. The same entries and mtime give the same bytes. gzip,
+    zstd and plain tar are written in chunks (``chunks``), copying the unchanged
+    chunks of a ``ChunkedEntries``; the layout written is returned. Other
+    compressions are written in one piece (None is returned).
     """
+    if compression in CHUNKABLE:
+        return _write_chunked(fd, entries, compression, mtime)
     options = "gzip:!timestamp" if compression == "gzip" else ""
     opened = False
     try:
         with libarchive.fd_writer(fd, "pax_restricted", filter_name=compression, options=options) as archive:
             opened = True
-            _add_entries(archive._pointer, entries, mtime)
+            a = archive._pointer
+            with _Templates(mtime) as t:
+                for top in sorted(entries):
+                    t.add_entry(a, top, entries[top])
     except ArchiveError as e:
         if not opened:  # the filter could not be set up: this libarchive cannot write it
-            raise UnsupportedCompression(
-                f"libarchive cannot write {compression or 'tar'} archives here: {_archive_message(e)}."
-            ) from None
-        code = getattr(e, "errno", 0) or 0
-        raise OSError(code or errno.EIO, os.strerror(code) if code else _archive_message(e)) from None
+            raise _unsupported(compression, e) from None
+        raise _write_error(e) from None
+    return None
+
+
+def _unsupported(compression: str | None, e: ArchiveError) -> UnsupportedCompression:
+    return UnsupportedCompression(
+        f"libarchive cannot write {compression or 'tar'} archives here: {_archive_message(e)}."
+    )
+
+
+def _write_error(e: ArchiveError) -> OSError:
+    code = getattr(e, "errno", 0) or 0
+    return OSError(code or errno.EIO, os.strerror(code) if code else _archive_message(e))
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _compress(data: bytes, compression: str | None) -> bytes:
+    """One chunk: ``data`` compressed on its own (a gzip member, a zstd frame), by libarchive."""
+    if compression is None:
+        return data
+    out: list[bytes] = []
+
+    def collect(block: bytes) -> int:
+        out.append(bytes(block))
+        return len(block)
+
+    options = "gzip:!timestamp" if compression == "gzip" else ""
+    try:
+        with libarchive.custom_writer(collect, "raw", filter_name=compression, options=options, block_size=0) as w:
+            w.add_file_from_memory("chunk", len(data), data)
+    except ArchiveError as e:
+        raise _unsupported(compression, e) from None
+    return b"".join(out)
+
+
+def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compression: str | None, mtime: int) -> Layout:
+    chunks: list[Chunk] = []
+    offset = 0
+    sha256 = hashlib.sha256()
+
+    def emit(piece: bytes, names: Sequence[str]) -> None:
+        nonlocal offset
+        _write_all(fd, piece)
+        sha256.update(piece)
+        chunks.append(Chunk(offset, len(piece), tuple(names)))
+        offset += len(piece)
+
+    pending: list[bytes] = []  # tar bytes of the chunk being made
+
+    def collect(block: bytes) -> int:
+        pending.append(bytes(block))
+        return len(block)
+
+    try:
+        # one tar stream, unblocked, cut at entry boundaries: every chunk holds whole members
+        with libarchive.custom_writer(collect, "pax_restricted", block_size=0) as tar:
+            a = tar._pointer
+            with _Templates(mtime) as t:
+                for names, reuse in plan(entries):
+                    if reuse is not None:
+                        emit(reuse, names)
+                        continue
+                    for top in names:
+                        t.add_entry(a, top, entries[top], finish=True)
+                    emit(_compress(b"".join(pending), compression), names)
+                    pending.clear()
+        emit(_compress(b"".join(pending), compression), ())  # the end-of-archive blocks
+    except ArchiveError as e:
+        raise _write_error(e) from None
+    return Layout(compression, offset, tuple(chunks), sha256.hexdigest())
+
+
+class _Templates:
+    """Two reused libarchive entries, a directory and a file: per member only the path and size change."""
+
+    def __init__(self, mtime: int) -> None:
+        self.d = _template(_AE_IFDIR, 0o755, mtime)
+        self.f = _template(_AE_IFREG, 0o644, mtime)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        ffi.entry_free(self.d)
+        ffi.entry_free(self.f)
+
+    def add_entry(self, a: Any, top: str, files: Mapping[str, bytes], finish: bool = False) -> None:
+        """The members of one database entry: its directory, then its files, sorted."""
+        set_path, set_size, header, write_data = (
+            ffi.entry_update_pathname_utf8,
+            ffi.entry_set_size,
+            ffi.write_header,
+            ffi.write_data,
+        )
+        prefix = top.encode("utf-8", "surrogateescape")
+        set_path(self.d, prefix + b"/")
+        header(a, self.d)
+        for name in sorted(files):
+            data = files[name]
+            set_path(self.f, prefix + b"/" + name.encode("utf-8", "surrogateescape"))
+            set_size(self.f, len(data))
+            header(a, self.f)
+            if data:
+                write_data(a, data, len(data))
+        if finish:  # the last member's padding now, not at the next header: the chunk ends here
+            ffi.write_finish_entry(a)
 
 
 def _template(kind: int, perm: int, mtime: int) -> Any:
@@ -260,31 +391,3 @@ def _template(kind: int, perm: int, mtime: int) -> Any:
     ffi.entry_set_mtime(e, mtime, 0)
     ffi.entry_set_size(e, 0)
     return e
-
-
-def _add_entries(a: ctypes.c_void_p, entries: Mapping[str, Mapping[str, bytes]], mtime: int) -> None:
-    # Two reused template entries: per member only the path and size change.
-    d = _template(_AE_IFDIR, 0o755, mtime)
-    f = _template(_AE_IFREG, 0o644, mtime)
-    set_path, set_size, header, data_ = (
-        ffi.entry_update_pathname_utf8,
-        ffi.entry_set_size,
-        ffi.write_header,
-        ffi.write_data,
-    )
-    try:
-        for top in sorted(entries):
-            prefix = top.encode("utf-8", "surrogateescape")
-            set_path(d, prefix + b"/")
-            header(a, d)
-            files = entries[top]
-            for name in sorted(files):
-                data = files[name]
-                set_path(f, prefix + b"/" + name.encode("utf-8", "surrogateescape"))
-                set_size(f, len(data))
-                header(a, f)
-                if data:
-                    data_(a, data, len(data))
-    finally:
-        ffi.entry_free(d)
-        ffi.entry_free(f)

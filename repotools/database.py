@@ -8,11 +8,10 @@ opens no file. ``repo.py`` does the reading, locking and writing around it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from .archive import Entries
 from .desc import PackageRecord, files_list, first, parse_desc, render_desc, render_files
 from .errors import InvalidPackage, RepoToolsError
 from .pkginfo import PkgInfo, check_name, check_version, parse_pkginfo
@@ -57,8 +56,8 @@ def entry_package_name(dirname: str) -> str:
 class Database:
     """A sync database and its ``files`` twin, in memory."""
 
-    db: Entries = field(default_factory=dict)
-    files: Entries = field(default_factory=dict)
+    db: MutableMapping[str, dict[str, bytes]] = field(default_factory=dict)
+    files: MutableMapping[str, dict[str, bytes]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reindex()

@@ -8,18 +8,20 @@ raises, the repository directory holds exactly what it held before.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .archive import Entries, compression_for, read_database, scan_package, write_database
+from .archive import compression_for, read_database, read_database_bytes, scan_package, write_database
+from .chunks import CHUNKABLE, ChunkedEntries, LayoutCache, default_cache
 from .database import (
     AddOptions,
     Database,
@@ -45,6 +47,8 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .gate import Verifier
+
+Entries = MutableMapping[str, dict[str, bytes]]
 
 __all__ = ["RunFailed", "UpdateRequest", "lock", "read_signature", "scan", "update", "verify_only"]
 
@@ -188,7 +192,13 @@ def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
             os.unlink(path)
 
 
-def _read_existing(paths: DbPaths, kind: str, must_exist: bool) -> Entries:
+def _read_existing(paths: DbPaths, kind: str, must_exist: bool, cache: LayoutCache | None = None) -> Entries:
+    """The entries of an existing database archive (none when it does not exist).
+
+    An archive repotools wrote, whose layout the cache holds, is read chunk by
+    chunk as the update needs it (``chunks.ChunkedEntries``); any other is read
+    in full.
+    """
     path = paths.archive(kind)
     if not os.path.lexists(path):
         if must_exist:
@@ -196,7 +206,20 @@ def _read_existing(paths: DbPaths, kind: str, must_exist: bool) -> Entries:
         return {}
     if not os.path.isfile(path):
         raise CorruptDatabase(f"Repository file '{path}' is not a regular file.")
-    entries = read_database(path)
+    compression = compression_for(paths.compression_ext)
+    if cache is None or compression not in CHUNKABLE:
+        entries = read_database(path)
+    else:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise CorruptDatabase(f"Cannot read repository file '{path}': {e.strerror}.") from None
+        sha256 = hashlib.sha256(data).hexdigest()
+        layout = cache.load(sha256, compression, len(data))
+        if layout is not None:
+            return ChunkedEntries(data, layout, lambda chunk: read_database_bytes(chunk, path), path, cache.clear)
+        entries = read_database_bytes(data, path)
     if entries and not any("desc" in files for files in entries.values()):
         raise CorruptDatabase(f"Repository file '{path}' is not a proper pacman database.")
     return entries
@@ -277,8 +300,8 @@ class _FilesJob:
     remove it.
     """
 
-    def __init__(self, paths: DbPaths, compression: str | None, mtime: int) -> None:
-        self.paths, self.compression, self.mtime = paths, compression, mtime
+    def __init__(self, paths: DbPaths, compression: str | None, mtime: int, cache: LayoutCache | None) -> None:
+        self.paths, self.compression, self.mtime, self.cache = paths, compression, mtime, cache
         self.tmp = _new_temp(paths, "files")
         self.pid = 0
         if not hasattr(os, "fork"):
@@ -302,7 +325,7 @@ class _FilesJob:
 
     def _child(self, delta_fd: int) -> RepoToolsError | None:
         try:
-            entries = _read_existing(self.paths, "files", False)
+            entries = _read_existing(self.paths, "files", False, self.cache)
             ops = pickle.loads(_read_pipe(delta_fd))
             if ops is None:
                 return None
@@ -317,13 +340,13 @@ class _FilesJob:
 
     def _write(self, entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]) -> None:
         _replay(entries, ops)
-        _fill_temp(self.tmp, entries, self.compression, self.mtime)
+        _fill_temp(self.tmp, entries, self.compression, self.mtime, self.cache)
 
     def finish(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
         """Hand the child the changes (None: abandon) and wait; raise its error."""
         if not self.pid:
             if ops is not None:
-                self._write(_read_existing(self.paths, "files", False), ops)
+                self._write(_read_existing(self.paths, "files", False, self.cache), ops)
             return
         pid, self.pid = self.pid, 0
         try:
@@ -381,17 +404,18 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             for kind in KINDS:
                 _verify_existing(paths, kind, req.key, report)
         mtime = _mtime()
-        files_job = _FilesJob(paths, compression, mtime)  # forks before any thread exists
+        cache = default_cache()
+        files_job = _FilesJob(paths, compression, mtime, cache)  # forks before any thread exists
         db_tmp: str | None = None
         sigs: list[str] = []
         try:
-            database, outcome = _apply(req, paths, report)
+            database, outcome = _apply(req, paths, report, cache)
             if outcome.failed:
                 files_job.finish(None)
                 raise RunFailed(outcome)
             report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
             db_tmp = _new_temp(paths, "db")
-            _fill_temp(db_tmp, database.db, compression, mtime)
+            _fill_temp(db_tmp, database.db, compression, mtime, cache)
             assert isinstance(database.files, _RecordedFiles)
             files_job.finish(database.files.ops)
             if not database.db:
@@ -420,9 +444,11 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
     return outcome
 
 
-def _apply(req: UpdateRequest, paths: DbPaths, report: Report) -> tuple[Database, Outcome]:
+def _apply(
+    req: UpdateRequest, paths: DbPaths, report: Report, cache: LayoutCache | None = None
+) -> tuple[Database, Outcome]:
     """Read the database and apply the request's rules in memory."""
-    database = Database(db=_read_existing(paths, "db", req.remove), files=_RecordedFiles())
+    database = Database(db=_read_existing(paths, "db", req.remove, cache), files=_RecordedFiles())
     if req.remove:
         outcome = remove_packages(database, req.targets)
     else:
@@ -439,7 +465,7 @@ def _dry_run(req: UpdateRequest, paths: DbPaths, report: Report) -> Outcome:
     if req.verify:
         for kind in KINDS:
             _verify_existing(paths, kind, req.key, report)
-    _, outcome = _apply(req, paths, report)
+    _, outcome = _apply(req, paths, report, default_cache())
     if outcome.failed:
         raise RunFailed(outcome)
     report(Event(Level.MSG, f"Dry run: '{req.db_path}' was not written."))
@@ -456,17 +482,19 @@ def _new_temp(paths: DbPaths, kind: str) -> str:
     return tmp
 
 
-def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int) -> None:
+def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int, cache: LayoutCache | None) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             os.fchmod(fd, 0o644)
-            write_database(fd, entries, compression, mtime)
+            layout = write_database(fd, entries, compression, mtime)
             os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as e:
         raise RepoWriteError(f"Cannot write '{tmp}': {e.strerror}.") from None
+    if layout is not None and cache is not None:
+        cache.store(layout.sha256, layout)
 
 
 def _fsync_dir(directory: str) -> None:

@@ -25,6 +25,20 @@ from helpers import (
 )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def layout_cache() -> Iterator[Path]:
+    """repotools' layout cache (``chunks.LayoutCache``) in a directory of the session, not ~/.cache."""
+    path = Path(tempfile.mkdtemp(prefix="repotools-cache-"))
+    old = os.environ.get("REPOTOOLS_CACHE_DIR")
+    os.environ["REPOTOOLS_CACHE_DIR"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("REPOTOOLS_CACHE_DIR", None)
+    else:
+        os.environ["REPOTOOLS_CACHE_DIR"] = old
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def build_workdir() -> Iterator[Path]:
     """A directory outside pytest's private (0700) tmp tree, so the build user can reach it

@@ -1,0 +1,303 @@
+"""Databases written in chunks, so that an update recompresses only what changed.
+
+A pacman database is one compressed tar stream, and pacman's repo-add
+decompresses and recompresses all of it for every update: with thousands of
+entries that is most of the cost of adding one package. gzip, zstd and plain
+tar streams may be cut into independent pieces and concatenated (gzip members,
+zstd frames): every reader, libarchive and so pacman included, reads the
+concatenation as the one stream. So repotools writes each database as a run of
+*chunks*, each one compressed on its own and holding the tar members of a few
+consecutive entries, then a last chunk holding the tar end-of-archive blocks.
+
+Rules:
+
+1. Chunk boundaries depend on the entry names alone (``boundaries``): a chunk
+   ends after an entry whose name hashes to 0 modulo ``AVERAGE``, or when it
+   holds ``MAXIMUM`` entries. So the same entries always give the same chunks
+   and the same bytes (reproducible output), and adding or removing an entry
+   changes only its own chunk and, at worst, a neighbour.
+2. What repotools wrote is remembered in a :class:`Layout`: each chunk's byte
+   range and the entries it holds. The layout is a cache, keyed by the SHA-256
+   of the whole archive file, never trusted for more: a file whose bytes differ
+   by one bit from the ones the layout was made for has no layout, and is read
+   in full as pacman reads it. A cached layout carries a checksum of itself: a
+   damaged one is ignored. (The cache is the user's own, trusted as the rest of
+   their files are; a chunk that is read and does not hold the entries its
+   layout names is an error.)
+3. An update reads only the chunks whose entries it touches
+   (:class:`ChunkedEntries`); a chunk of the new archive whose entries are
+   exactly those of an untouched old chunk is copied from the old file, byte for
+   byte; every other chunk is written anew.
+
+Only gzip, zstd and uncompressed databases are chunked; the other compressions
+are written in one piece, as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+
+from .errors import CorruptDatabase
+
+__all__ = [
+    "AVERAGE",
+    "CHUNKABLE",
+    "MAXIMUM",
+    "Chunk",
+    "ChunkedEntries",
+    "Layout",
+    "LayoutCache",
+    "boundaries",
+    "default_cache",
+]
+
+AVERAGE = 32  # entries per chunk, on average
+MAXIMUM = 4 * AVERAGE
+FORMAT = 1  # of the cached layout; bump when the chunking rule or the archive writer changes
+CHUNKABLE = frozenset({"gzip", "zstd", None})
+
+Files = dict[str, bytes]
+
+
+def _ends_chunk(name: str) -> bool:
+    return zlib.crc32(name.encode("utf-8", "surrogateescape")) % AVERAGE == 0
+
+
+def boundaries(names: Sequence[str]) -> list[list[str]]:
+    """Cut sorted entry names into chunks (rule 1)."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    for name in names:
+        current.append(name)
+        if len(current) >= MAXIMUM or _ends_chunk(name):
+            chunks.append(current)
+            current = []
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+@dataclass(frozen=True)
+class Chunk:
+    offset: int
+    length: int
+    entries: tuple[str, ...]  # empty for the end-of-archive chunk
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The chunks of one archive file, as written; the last one holds the end-of-archive blocks."""
+
+    compression: str | None
+    size: int
+    chunks: tuple[Chunk, ...]
+    sha256: str = ""  # of the archive file; the cache's key, not part of the cached form
+
+    def to_json(self) -> dict[str, object]:
+        doc: dict[str, object] = {
+            "format": FORMAT,
+            "sha256": self.sha256,
+            "compression": self.compression,
+            "size": self.size,
+            "chunks": [[c.offset, c.length, list(c.entries)] for c in self.chunks],
+        }
+        doc["digest"] = _digest(doc)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: object) -> Layout | None:
+        """A layout from its cached form, or None when it is not one this version wrote, intact."""
+        try:
+            assert isinstance(doc, dict) and doc.get("format") == FORMAT
+            assert doc.get("digest") == _digest({k: v for k, v in doc.items() if k != "digest"})
+            sha256 = doc["sha256"]
+            assert isinstance(sha256, str)
+            compression, size, raw = doc["compression"], doc["size"], doc["chunks"]
+            assert compression is None or isinstance(compression, str)
+            assert isinstance(size, int) and isinstance(raw, list) and raw
+            chunks = []
+            at = 0
+            for item in raw:
+                offset, length, entries = item
+                assert offset == at and isinstance(length, int) and length > 0
+                assert isinstance(entries, list) and all(isinstance(e, str) for e in entries)
+                chunks.append(Chunk(offset, length, tuple(entries)))
+                at += length
+            assert at == size and not chunks[-1].entries and all(c.entries for c in chunks[:-1])
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return None
+        return cls(compression, size, tuple(chunks), sha256)
+
+
+def _digest(doc: Mapping[str, object]) -> str:
+    """A checksum of a cached layout: a damaged file is no layout (it does not prove who wrote it)."""
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+class ChunkedEntries(MutableMapping[str, Files]):
+    """A database archive's entries, read chunk by chunk as they are needed (rule 3).
+
+    ``read_chunk`` turns the bytes of one chunk into its entries. Changes are
+    kept apart from the archive: ``clean_chunks`` are the old chunks none of whose
+    entries was changed, read or not.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        layout: Layout,
+        read_chunk: Callable[[bytes], dict[str, Files]],
+        source: str,
+        on_mismatch: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.data = data
+        self.layout = layout
+        self.source = source
+        self._read_chunk = read_chunk
+        self._on_mismatch = on_mismatch
+        self._chunk_of = {name: i for i, c in enumerate(layout.chunks) for name in c.entries}
+        self._loaded: dict[int, dict[str, Files]] = {}
+        self._changed: dict[str, Files | None] = {}  # None: deleted
+
+    def _load(self, i: int) -> dict[str, Files]:
+        if i not in self._loaded:
+            c = self.layout.chunks[i]
+            entries = self._read_chunk(self.data[c.offset : c.offset + c.length])
+            if sorted(entries) != list(c.entries):
+                self._on_mismatch()
+                raise CorruptDatabase(
+                    f"Repository file '{self.source}' does not hold what repotools' cached layout of it says "
+                    f"(chunk {i + 1}); the cached layouts were dropped, run the command again."
+                )
+            self._loaded[i] = entries
+        return self._loaded[i]
+
+    def __getitem__(self, name: str) -> Files:
+        if name in self._changed:
+            value = self._changed[name]
+            if value is None:
+                raise KeyError(name)
+            return value
+        i = self._chunk_of.get(name)
+        if i is None:
+            raise KeyError(name)
+        return self._load(i)[name]
+
+    def __setitem__(self, name: str, value: Files) -> None:
+        self._changed[name] = value
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self:
+            raise KeyError(name)
+        self._changed[name] = None
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._changed:
+            return self._changed[name] is not None
+        return name in self._chunk_of
+
+    def __iter__(self) -> Iterator[str]:
+        for name in self._chunk_of:
+            if self._changed.get(name, ()) is not None:
+                yield name
+        for name, value in self._changed.items():
+            if value is not None and name not in self._chunk_of:
+                yield name
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def clean_chunks(self) -> dict[tuple[str, ...], bytes]:
+        """The compressed bytes of every old chunk no change touched, by the entries it holds."""
+        dirty = {self._chunk_of[n] for n in self._changed if n in self._chunk_of}
+        return {
+            c.entries: self.data[c.offset : c.offset + c.length]
+            for i, c in enumerate(self.layout.chunks[:-1])
+            if i not in dirty
+        }
+
+
+def plan(entries: Mapping[str, Mapping[str, bytes]]) -> Iterable[tuple[list[str], bytes | None]]:
+    """The chunks of the archive that holds ``entries``: each one's entry names, and its
+    compressed bytes when an unchanged old chunk can be copied (None: write it anew)."""
+    clean = entries.clean_chunks() if isinstance(entries, ChunkedEntries) else {}
+    for names in boundaries(sorted(entries)):
+        yield names, clean.get(tuple(names))
+
+
+class LayoutCache:
+    """Layouts of the archives repotools wrote, one JSON file each, named by the archive's SHA-256.
+
+    Only a speed-up: every failure to read or write it is ignored, and a layout
+    is used only for a file whose SHA-256 it was stored under (rule 2).
+    """
+
+    KEEP = 64  # layouts kept; the least recently used go first
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _path(self, sha256: str) -> str:
+        return os.path.join(self.directory, f"{sha256}.layout.json")
+
+    def load(self, sha256: str, compression: str | None, size: int) -> Layout | None:
+        path = self._path(sha256)
+        try:
+            with open(path, "rb") as f:
+                layout = Layout.from_json(json.loads(f.read()))
+            os.utime(path)
+        except (OSError, ValueError):
+            return None
+        if layout is None or layout.sha256 != sha256 or layout.compression != compression or layout.size != size:
+            return None
+        return layout
+
+    def store(self, sha256: str, layout: Layout) -> None:
+        with suppress(OSError):
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.directory)
+            try:
+                with os.fdopen(fd, "w") as f:
+                    json.dump(layout.to_json(), f, separators=(",", ":"))
+                os.replace(tmp, self._path(sha256))
+            except BaseException:
+                with suppress(OSError):
+                    os.unlink(tmp)
+                raise
+            self._prune()
+
+    def clear(self) -> None:
+        """Drop every layout: one found wrong makes them all suspect."""
+        with suppress(OSError), os.scandir(self.directory) as it:
+            for e in it:
+                if e.name.endswith(".layout.json"):
+                    with suppress(OSError):
+                        os.unlink(e.path)
+
+    def _prune(self) -> None:
+        with os.scandir(self.directory) as it:
+            found = [(e.stat().st_mtime, e.path) for e in it if e.name.endswith(".layout.json")]
+        for _, path in sorted(found)[: -self.KEEP]:
+            with suppress(OSError):
+                os.unlink(path)
+
+
+def default_cache(environ: Mapping[str, str] = os.environ) -> LayoutCache | None:
+    """``$REPOTOOLS_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/repotools``, else ``~/.cache/repotools``."""
+    if "REPOTOOLS_CACHE_DIR" in environ:
+        directory = environ["REPOTOOLS_CACHE_DIR"]
+        return LayoutCache(directory) if directory else None
+    base = environ.get("XDG_CACHE_HOME") or ""
+    if not os.path.isabs(base):
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return LayoutCache(os.path.join(base, "repotools"))

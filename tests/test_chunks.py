@@ -1,0 +1,339 @@
+"""Databases written in chunks (``repotools.chunks``): boundaries, the cached layout, updates
+that read and recompress only the chunks they touch, and every reader still reading one archive.
+
+Pinned: an update through the cache writes the very bytes a full rewrite writes; untouched
+chunks are copied, not recompressed; a cached layout is used only for the exact bytes it was
+made for; a damaged one is an error that drops it; the cache can be turned off and may be
+unwritable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import libarchive
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_repo import SDE, build_package
+
+from repotools import chunks
+from repotools.archive import read_database, read_database_bytes, write_database
+from repotools.chunks import AVERAGE, MAXIMUM, ChunkedEntries, Layout, LayoutCache, boundaries, default_cache
+from repotools.errors import CorruptDatabase
+from repotools.repo import UpdateRequest, update
+
+EXTS = {"gzip": ".gz", "zstd": ".zst", None: ""}
+
+
+# --- boundaries ---------------------------------------------------------------------------------------
+
+
+names = st.lists(st.text("abcdefgh-.0123456789", min_size=1, max_size=12), unique=True, max_size=400).map(sorted)
+
+
+@given(names)
+def test_boundaries_cut_the_names_in_order_into_bounded_chunks(ns: list[str]) -> None:
+    cut = boundaries(ns)
+    assert [n for c in cut for n in c] == ns
+    assert all(0 < len(c) <= MAXIMUM for c in cut)
+    for c in cut[:-1]:  # a chunk ends at a name that hashes to 0, or when full
+        assert len(c) == MAXIMUM or chunks._ends_chunk(c[-1])
+    assert all(not chunks._ends_chunk(n) for c in cut for n in c[:-1])
+
+
+@settings(max_examples=200)
+@given(names, st.text("abcdefgh-.0123456789", min_size=1, max_size=12))
+def test_adding_a_name_changes_only_the_chunks_around_it(ns: list[str], extra: str) -> None:
+    if extra in ns or len(ns) > MAXIMUM:  # below MAXIMUM, boundaries depend on names alone
+        return
+    before = {tuple(c) for c in boundaries(ns)}
+    after = {tuple(c) for c in boundaries(sorted([*ns, extra]))}
+    assert len(after - before) <= 2  # the chunk taking the name, split in two at most
+
+
+def test_chunks_average_about_AVERAGE_entries() -> None:
+    ns = sorted(f"pkg{i}-1.0-1" for i in range(20000))
+    sizes = [len(c) for c in boundaries(ns)]
+    assert AVERAGE * 0.7 < sum(sizes) / len(sizes) < AVERAGE * 1.3
+
+
+# --- the layout and its cache -------------------------------------------------------------------------
+
+
+def _layout(sha256: str = "ab" * 32) -> Layout:
+    return Layout(
+        "gzip",
+        30,
+        (chunks.Chunk(0, 10, ("a-1-1",)), chunks.Chunk(10, 15, ("b-1-1",)), chunks.Chunk(25, 5, ())),
+        sha256,
+    )
+
+
+def _with_digest(doc: dict[str, object]) -> dict[str, object]:
+    doc.pop("digest", None)
+    doc["digest"] = chunks._digest(doc)
+    return doc
+
+
+def test_a_layout_survives_its_cached_form() -> None:
+    assert Layout.from_json(json.loads(json.dumps(_layout().to_json()))) == _layout()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda d: d.update(format=0),
+        lambda d: d.update(size=31),
+        lambda d: d["chunks"][1].__setitem__(0, 11),  # a gap
+        lambda d: d["chunks"][2].__setitem__(2, ["c-1-1"]),  # entries in the end-of-archive chunk
+        lambda d: d["chunks"][0].__setitem__(2, []),  # a member chunk without entries
+        lambda d: d["chunks"][0].__setitem__(1, 0),
+        lambda d: d.update(chunks=[]),
+        lambda d: d.update(chunks="x"),
+        lambda d: d.pop("compression"),
+    ],
+)
+def test_a_layout_that_does_not_add_up_is_ignored(damage: object) -> None:
+    doc = _layout().to_json()
+    damage(doc)  # type: ignore[operator]
+    assert Layout.from_json(doc) is None  # its checksum fails
+    assert Layout.from_json(_with_digest(doc)) is None  # and so does its content
+
+
+def test_the_cache_returns_a_layout_only_for_its_size_and_compression(tmp_path: Path) -> None:
+    cache = LayoutCache(str(tmp_path / "c"))
+    cache.store("ab" * 32, _layout())
+    cache.store("cd" * 32, _layout("ab" * 32))  # stored under another archive's name
+    assert cache.load("ab" * 32, "gzip", 30) == _layout()
+    assert cache.load("ab" * 32, "zstd", 30) is None
+    assert cache.load("ab" * 32, "gzip", 31) is None
+    assert cache.load("cd" * 32, "gzip", 30) is None
+    cache.clear()
+    assert cache.load("ab" * 32, "gzip", 30) is None
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_the_cache_keeps_the_most_recently_used_layouts(tmp_path: Path) -> None:
+    cache = LayoutCache(str(tmp_path))
+    for i in range(LayoutCache.KEEP + 5):
+        cache.store(f"{i:064x}", _layout(f"{i:064x}"))
+        os.utime(tmp_path / f"{i:064x}.layout.json", (1000 + i, 1000 + i))
+    cache.store("f" * 64, _layout("f" * 64))
+    kept = sorted(p.name for p in tmp_path.iterdir())
+    assert len(kept) == LayoutCache.KEEP
+    assert f"{0:064x}.layout.json" not in kept and "f" * 64 + ".layout.json" in kept
+
+
+def test_the_cache_directory_comes_from_the_environment(tmp_path: Path) -> None:
+    assert default_cache({"REPOTOOLS_CACHE_DIR": ""}) is None
+    assert default_cache({"REPOTOOLS_CACHE_DIR": "/x"}).directory == "/x"  # type: ignore[union-attr]
+    assert default_cache({"XDG_CACHE_HOME": "/c", "HOME": "/h"}).directory == "/c/repotools"  # type: ignore[union-attr]
+    assert default_cache({"HOME": "/h"}).directory == "/h/.cache/repotools"  # type: ignore[union-attr]
+    assert default_cache({"XDG_CACHE_HOME": "rel", "HOME": "/h"}).directory == "/h/.cache/repotools"  # type: ignore[union-attr]
+
+
+# --- writing and reading chunks -----------------------------------------------------------------------
+
+
+def _entries(n: int, version: str = "1.0-1") -> dict[str, dict[str, bytes]]:
+    return {
+        f"pkg{i:04d}-{version}": {
+            "desc": f"%NAME%\npkg{i:04d}\n\n%VERSION%\n{version}\n\n".encode(),
+            "files": b"%FILES%\n",
+        }
+        for i in range(n)
+    }
+
+
+def _write(path: Path, entries: object, compression: str | None) -> Layout:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        layout = write_database(fd, entries, compression, SDE)  # type: ignore[arg-type]
+    finally:
+        os.close(fd)
+    assert layout is not None
+    return layout
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", None])
+def test_a_chunked_archive_is_one_archive_to_every_reader(tmp_path: Path, compression: str | None) -> None:
+    entries = _entries(300)
+    path = tmp_path / f"r.db.tar{EXTS[compression]}"
+    layout = _write(path, entries, compression)
+    assert len(layout.chunks) > 5 and layout.size == path.stat().st_size
+    assert read_database(str(path)) == entries
+    listed = subprocess.run(["bsdtar", "-tf", str(path)], capture_output=True, text=True, check=True).stdout
+    assert len(listed.splitlines()) == 900
+    tool = {"gzip": ["gzip", "-t"], "zstd": ["zstd", "-q", "-t"], None: ["tar", "-tf"]}[compression]
+    subprocess.run([*tool, str(path)], check=True, capture_output=True)
+    data = path.read_bytes()
+    for c in layout.chunks[:-1]:  # and every chunk on its own
+        assert sorted(read_database_bytes(data[c.offset : c.offset + c.length], "x")) == list(c.entries)
+
+
+def test_only_the_chunks_an_update_touches_are_read_and_the_others_are_copied(tmp_path: Path) -> None:
+    entries = _entries(500)
+    old = tmp_path / "old.db.tar.gz"
+    layout = _write(old, entries, "gzip")
+    data = old.read_bytes()
+    reads: list[bytes] = []
+
+    def read_chunk(chunk: bytes) -> dict[str, dict[str, bytes]]:
+        reads.append(chunk)
+        return read_database_bytes(chunk, str(old))
+
+    lazy = ChunkedEntries(data, layout, read_chunk, str(old))
+    assert len(lazy) == 500 and not reads
+    del lazy["pkg0100-1.0-1"]
+    lazy["pkg0100-1.0-2"] = {"desc": b"%NAME%\npkg0100\n\n", "files": b"%FILES%\n"}
+    assert lazy["pkg0200-1.0-1"] == entries["pkg0200-1.0-1"]
+    assert len(reads) == 1  # one chunk read, for one lookup
+    new = tmp_path / "new.db.tar.gz"
+    new_layout = _write(new, lazy, "gzip")
+    assert len(reads) == 2  # and the chunk that changed
+    old_chunks = {data[c.offset : c.offset + c.length] for c in layout.chunks}
+    new_data = new.read_bytes()
+    copied = [c for c in new_layout.chunks[:-1] if new_data[c.offset : c.offset + c.length] in old_chunks]
+    assert len(copied) >= len(new_layout.chunks) - 3
+    expected = dict(entries)
+    del expected["pkg0100-1.0-1"]
+    expected["pkg0100-1.0-2"] = {"desc": b"%NAME%\npkg0100\n\n", "files": b"%FILES%\n"}
+    assert read_database(str(new)) == expected
+    full = tmp_path / "full.db.tar.gz"  # the same bytes as writing it all anew
+    _write(full, expected, "gzip")
+    assert full.read_bytes() == new_data
+
+
+def test_a_chunk_that_does_not_hold_what_the_layout_says_is_an_error_and_drops_the_layout(tmp_path: Path) -> None:
+    path = tmp_path / "r.db.tar.gz"
+    layout = _write(path, _entries(200), "gzip")
+    c = layout.chunks[0]
+    wrong = Layout(
+        layout.compression, layout.size, (chunks.Chunk(c.offset, c.length, ("other-1-1",)), *layout.chunks[1:])
+    )
+    dropped: list[bool] = []
+    lazy = ChunkedEntries(
+        path.read_bytes(), wrong, lambda b: read_database_bytes(b, str(path)), str(path), lambda: dropped.append(True)
+    )
+    with pytest.raises(CorruptDatabase, match=r"does not hold what repotools' cached layout of it says \(chunk 1\)"):
+        lazy["other-1-1"]
+    assert dropped == [True]
+
+
+# --- through update: the cache as repo-add uses it ---------------------------------------------------------
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("REPOTOOLS_CACHE_DIR", str(d))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(SDE))
+    return d
+
+
+def _repo(tmp_path: Path, name: str, ext: str, n: int) -> tuple[Path, list[Path]]:
+    d = tmp_path / name
+    d.mkdir()
+    pkgs = [build_package(d, f"p{i:03d}") for i in range(n)]
+    return d, pkgs
+
+
+def _run(db: Path, *targets: Path | str, remove: bool = False) -> None:
+    update(UpdateRequest(db_path=str(db), remove=remove, targets=[str(t) for t in targets], jobs=1), lambda e: None)
+
+
+@pytest.mark.parametrize("ext", [".gz", ".zst", ""])
+def test_updates_through_the_cache_write_what_a_full_rewrite_writes(
+    tmp_path: Path, cache_dir: Path, ext: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, pkgs = _repo(tmp_path, "a", ext, 120)
+    db = a / f"r.db.tar{ext}"
+    _run(db, *pkgs)
+    assert len(list(cache_dir.iterdir())) == 2  # db and files
+    up = build_package(a, "p050", "1.0-2")
+    new = build_package(a, "zzz", "1.0-1")
+    _run(db, up, new)
+    _run(db, "p010", "p011", remove=True)
+    # the same content, written at once without any cache
+    b = tmp_path / "b"
+    b.mkdir()
+    for p in [*pkgs, up, new]:
+        os.link(p, b / p.name)
+    monkeypatch.setenv("REPOTOOLS_CACHE_DIR", "")
+    ref = b / db.name
+    _run(ref, *(b / p.name for p in pkgs if p.name != "p050-1.0-1-x86_64.pkg.tar.zst"), b / up.name, b / new.name)
+    _run(ref, "p010", "p011", remove=True)
+    for kind in ("db", "files"):
+        ours, theirs = a / f"r.{kind}.tar{ext}", b / f"r.{kind}.tar{ext}"
+        assert ours.read_bytes() == theirs.read_bytes(), kind
+
+
+def test_a_database_changed_behind_our_back_is_read_in_full(tmp_path: Path, cache_dir: Path) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".gz", 60)
+    db = a / "r.db.tar.gz"
+    _run(db, *pkgs[:50])
+    # another tool rewrites it (one gzip member, other bytes): its layout no longer applies
+    members = read_database(str(db))
+    with libarchive.file_writer(str(db), "pax_restricted", "gzip") as w:
+        for top, files in sorted(members.items()):
+            for name, data in files.items():
+                w.add_file_from_memory(f"{top}/{name}", len(data), data)
+    _run(db, *pkgs[50:])
+    assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(60))
+
+
+def _swap_first_chunks(cache_dir: Path, fix_digest: bool) -> None:
+    """Entries of the first two chunks swapped: valid JSON, a wrong layout."""
+    for path in cache_dir.iterdir():
+        doc = json.loads(path.read_text())
+        doc["chunks"][0][2], doc["chunks"][1][2] = doc["chunks"][1][2], doc["chunks"][0][2]
+        path.write_text(json.dumps(_with_digest(doc) if fix_digest else doc))
+
+
+def test_a_damaged_layout_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    db = a / "r.db.tar.gz"
+    _run(db, *pkgs)
+    _swap_first_chunks(cache_dir, fix_digest=False)
+    _run(db, "p001", "p002", remove=True)
+    assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(300) if i not in (1, 2))
+
+
+def test_a_layout_that_names_other_entries_than_a_chunk_read_is_an_error_and_is_dropped(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    db = a / "r.db.tar.gz"
+    _run(db, *pkgs)
+    _swap_first_chunks(cache_dir, fix_digest=True)  # as a bug in repotools would write it
+    before = db.read_bytes()
+    with pytest.raises(CorruptDatabase, match="cached layout"):
+        _run(db, "p001", "p002", remove=True)
+    assert db.read_bytes() == before
+    _run(db, "p001", "p002", remove=True)  # the layout was dropped: read in full
+    assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(300) if i not in (1, 2))
+
+
+def test_without_a_writable_cache_everything_still_works(tmp_path: Path, cache_dir: Path) -> None:
+    cache_dir.mkdir()
+    cache_dir.chmod(0o500)
+    try:
+        a, pkgs = _repo(tmp_path, "a", ".zst", 40)
+        db = a / "r.db.tar.zst"
+        _run(db, *pkgs[:30])
+        _run(db, *pkgs[30:])
+        assert len(read_database(str(db))) == 40
+    finally:
+        cache_dir.chmod(0o700)
+
+
+def test_other_compressions_are_written_in_one_piece(tmp_path: Path, cache_dir: Path) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".xz", 40)
+    _run(a / "r.db.tar.xz", *pkgs)
+    assert not cache_dir.exists() or not list(cache_dir.iterdir())
+    out = subprocess.run(["xz", "-l", str(a / "r.db.tar.xz")], capture_output=True, text=True, check=True).stdout
+    assert "Strms" in out and out.splitlines()[1].split()[0] == "1"
