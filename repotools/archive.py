@@ -15,7 +15,8 @@ import hashlib
 import io
 import os
 import sysconfig
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -288,20 +289,48 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
+@contextmanager
+def _memory_writer(format_name: str, compression: str | None) -> Iterator[tuple[Any, list[bytes]]]:
+    """A libarchive writer whose output, unblocked and unpadded, is collected in a list of bytes."""
+    out: list[bytes] = []
+
+    def collect(_a: Any, _context: Any, buffer: Any, length: int) -> int:
+        out.append(ctypes.string_at(buffer, length))
+        return length
+
+    callback = ffi.WRITE_CALLBACK(collect)
+    a = ffi.write_new()
+    try:
+        ffi.get_write_format_function(format_name)(a)
+        if compression:
+            ffi.get_write_filter_function(compression)(a)
+            if compression == "gzip":
+                ffi.write_set_options(a, b"gzip:!timestamp")
+        ffi.write_set_bytes_in_last_block(a, 1)
+        ffi.write_set_bytes_per_block(a, 0)
+        ffi.write_open(a, None, ffi.NO_OPEN_CB, callback, ffi.NO_CLOSE_CB)
+        yield a, out
+        ffi.write_close(a)
+    except BaseException:
+        ffi.write_fail(a)
+        raise
+    finally:
+        ffi.write_free(a)
+
+
 def _compress(data: bytes, compression: str | None) -> bytes:
     """One chunk: ``data`` compressed on its own (a gzip member, a zstd frame), by libarchive."""
     if compression is None:
         return data
-    out: list[bytes] = []
-
-    def collect(block: bytes) -> int:
-        out.append(bytes(block))
-        return len(block)
-
-    options = "gzip:!timestamp" if compression == "gzip" else ""
     try:
-        with libarchive.custom_writer(collect, "raw", filter_name=compression, options=options, block_size=0) as w:
-            w.add_file_from_memory("chunk", len(data), data)
+        with _memory_writer("raw", compression) as (a, out):
+            e = _template(_AE_IFREG, 0o644, 0)
+            try:
+                ffi.entry_set_size(e, len(data))
+                ffi.write_header(a, e)
+                ffi.write_data(a, data, len(data))
+            finally:
+                ffi.entry_free(e)
     except ArchiveError as e:
         raise _unsupported(compression, e) from None
     return b"".join(out)
@@ -319,25 +348,17 @@ def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compress
         chunks.append(Chunk(offset, len(piece), tuple(names)))
         offset += len(piece)
 
-    pending: list[bytes] = []  # tar bytes of the chunk being made
-
-    def collect(block: bytes) -> int:
-        pending.append(bytes(block))
-        return len(block)
-
     try:
         # one tar stream, unblocked, cut at entry boundaries: every chunk holds whole members
-        with libarchive.custom_writer(collect, "pax_restricted", block_size=0) as tar:
-            a = tar._pointer
-            with _Templates(mtime) as t:
-                for names, reuse in plan(entries):
-                    if reuse is not None:
-                        emit(reuse, names)
-                        continue
-                    for top in names:
-                        t.add_entry(a, top, entries[top], finish=True)
-                    emit(_compress(b"".join(pending), compression), names)
-                    pending.clear()
+        with _memory_writer("pax_restricted", None) as (a, pending), _Templates(mtime) as t:
+            for names, reuse in plan(entries):
+                if reuse is not None:
+                    emit(reuse, names)
+                    continue
+                for top in names:
+                    t.add_entry(a, top, entries[top], finish=True)
+                emit(_compress(b"".join(pending), compression), names)
+                pending.clear()
         emit(_compress(b"".join(pending), compression), ())  # the end-of-archive blocks
     except ArchiveError as e:
         raise _write_error(e) from None

@@ -35,6 +35,7 @@ are written in one piece, as before.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import os
@@ -214,22 +215,52 @@ class ChunkedEntries(MutableMapping[str, Files]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def clean_chunks(self) -> dict[tuple[str, ...], bytes]:
-        """The compressed bytes of every old chunk no change touched, by the entries it holds."""
+    def plan(self) -> Iterator[tuple[list[str], bytes | None]]:
+        """``plan`` for these entries: the old cuts are kept where nothing changed, and the
+        names are cut again (rule 1) only from a changed chunk to the next old cut the new
+        cutting meets, where its state is the same as the old one's."""
+        old = self.layout.chunks[:-1]
         dirty = {self._chunk_of[n] for n in self._changed if n in self._chunk_of}
-        return {
-            c.entries: self.data[c.offset : c.offset + c.length]
-            for i, c in enumerate(self.layout.chunks[:-1])
-            if i not in dirty
-        }
+        lasts = [c.entries[-1] for c in old]
+        extra: dict[int, list[str]] = {}  # names that are new, by the old chunk whose range takes them
+        for name, value in self._changed.items():
+            if value is not None and name not in self._chunk_of:
+                r = bisect.bisect_left(lasts, name)
+                extra.setdefault(r, []).append(name)
+                dirty.add(r)
+        if len(old) in extra and old:
+            dirty.add(len(old) - 1)  # the last chunk ends with the names, not with a cut
+        i = 0
+        while i < len(old) or (i == len(old) and i in extra):
+            if i < len(old) and i not in dirty:
+                c = old[i]
+                yield list(c.entries), self.data[c.offset : c.offset + c.length]
+                i += 1
+                continue
+            current: list[str] = []
+            while True:
+                names = [n for n in old[i].entries if self._changed.get(n, ()) is not None] if i < len(old) else []
+                names += extra.get(i, ())
+                for name in sorted(names):
+                    current.append(name)
+                    if len(current) >= MAXIMUM or _ends_chunk(name):
+                        yield current, None
+                        current = []
+                i += 1
+                if i > len(old) or (i == len(old) and i not in extra):
+                    break
+                if not current and i < len(old) and i not in dirty:
+                    break  # back on an old cut, before an unchanged chunk
+            if current:
+                yield current, None
 
 
 def plan(entries: Mapping[str, Mapping[str, bytes]]) -> Iterable[tuple[list[str], bytes | None]]:
     """The chunks of the archive that holds ``entries``: each one's entry names, and its
     compressed bytes when an unchanged old chunk can be copied (None: write it anew)."""
-    clean = entries.clean_chunks() if isinstance(entries, ChunkedEntries) else {}
-    for names in boundaries(sorted(entries)):
-        yield names, clean.get(tuple(names))
+    if isinstance(entries, ChunkedEntries):
+        return entries.plan()
+    return ((names, None) for names in boundaries(sorted(entries)))
 
 
 class LayoutCache:
@@ -265,7 +296,7 @@ class LayoutCache:
             fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.directory)
             try:
                 with os.fdopen(fd, "w") as f:
-                    json.dump(layout.to_json(), f, separators=(",", ":"))
+                    f.write(json.dumps(layout.to_json(), separators=(",", ":")))
                 os.replace(tmp, self._path(sha256))
             except BaseException:
                 with suppress(OSError):

@@ -63,10 +63,19 @@ class Database:
         self.reindex()
 
     def reindex(self) -> None:
-        """Rebuild the name index (after ``db`` was changed other than through this class)."""
-        self._by_name: dict[str, set[str]] = {}
-        for d in self.db:
-            self._by_name.setdefault(entry_package_name(d), set()).add(d)
+        """Forget the name index (after ``db`` was changed other than through this class);
+        it is built again, once, when it is first needed."""
+        self._index: dict[str, set[str]] | None = None
+
+    @property
+    def _by_name(self) -> dict[str, set[str]]:
+        if self._index is None:
+            index: dict[str, set[str]] = {}
+            for d in self.db:
+                parts = d.rsplit("-", 2)
+                index.setdefault(parts[0] if len(parts) == 3 else d, set()).add(d)
+            self._index = index
+        return self._index
 
     def entries_of(self, name: str) -> list[str]:
         """The directories of package ``name``, in the order repo-add's glob finds them."""

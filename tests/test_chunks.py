@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import libarchive
@@ -206,6 +209,52 @@ def test_only_the_chunks_an_update_touches_are_read_and_the_others_are_copied(tm
     full = tmp_path / "full.db.tar.gz"  # the same bytes as writing it all anew
     _write(full, expected, "gzip")
     assert full.read_bytes() == new_data
+
+
+@contextmanager
+def _small_chunks(average: int, maximum: int) -> Iterator[None]:
+    saved = chunks.AVERAGE, chunks.MAXIMUM
+    chunks.AVERAGE, chunks.MAXIMUM = average, maximum
+    try:
+        yield
+    finally:
+        chunks.AVERAGE, chunks.MAXIMUM = saved
+
+
+edits = st.lists(st.tuples(st.sampled_from(["add", "delete", "replace"]), st.integers(0, 10_000)), max_size=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 120), edits, st.sampled_from([(2, 3), (4, 6), (3, 100)]))
+def test_an_update_plans_the_chunks_a_full_rewrite_would_cut(
+    n: int, changes: list[tuple[str, int]], sizes: tuple[int, int]
+) -> None:
+    with _small_chunks(*sizes), tempfile.TemporaryDirectory() as tmp:
+        entries = _entries(n)
+        path = Path(tmp) / "r.db.tar"
+        layout = _write(path, entries, None)
+        data = path.read_bytes()
+        lazy = ChunkedEntries(data, layout, lambda b: read_database_bytes(b, "x"), "x")
+        final = dict(entries)
+        for what, k in changes:
+            live = sorted(final)
+            if what == "add":
+                name = f"pkg{k:05d}-2-1"  # sorts between and around the old names
+                lazy[name] = final[name] = {"desc": b"%NAME%\nx\n\n"}
+            elif live:
+                name = live[k % len(live)]
+                if what == "delete":
+                    del lazy[name], final[name]
+                else:
+                    lazy[name] = final[name] = {"desc": b"%NAME%\nchanged\n\n"}
+        planned = list(chunks.plan(lazy))
+        assert [names for names, _ in planned] == boundaries(sorted(final))
+        old = {c.entries: data[c.offset : c.offset + c.length] for c in layout.chunks}
+        for names, reuse in planned:
+            if reuse is not None:  # a copy: an old chunk, none of whose entries changed
+                assert old[tuple(names)] == reuse
+                assert all(final[name] == entries[name] for name in names)
+        assert sorted(lazy) == sorted(final)
 
 
 def test_a_chunk_that_does_not_hold_what_the_layout_says_is_an_error_and_drops_the_layout(tmp_path: Path) -> None:
