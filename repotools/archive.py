@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import glob
 import hashlib
 import io
 import os
-import sysconfig
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,14 +28,16 @@ def _locate_libarchive() -> None:
     # on every run; look where Debian and Arch put the library first.
     if os.environ.get("LIBARCHIVE"):
         return
-    dirs = [sysconfig.get_config_var("LIBDIR") or "", "/usr/lib", "/usr/lib64", "/usr/local/lib"]
-    multiarch = sysconfig.get_config_var("MULTIARCH")
-    if multiarch:
-        dirs[0:0] = [f"/usr/lib/{multiarch}", f"/lib/{multiarch}"]
+    multiarch = getattr(sys.implementation, "_multiarch", "")
+    dirs = [f"/usr/lib/{multiarch}", f"/lib/{multiarch}"] if multiarch else []
+    dirs += ["/usr/lib", "/usr/lib64", "/usr/local/lib"]
     for d in dirs:
-        hits = sorted(glob.glob(os.path.join(d, "libarchive.so.1*")))
+        try:
+            hits = sorted(n for n in os.listdir(d) if n.startswith("libarchive.so.1"))
+        except OSError:
+            continue
         if hits:
-            os.environ["LIBARCHIVE"] = hits[0]
+            os.environ["LIBARCHIVE"] = os.path.join(d, hits[0])
             return
 
 

@@ -17,13 +17,14 @@ the file. Options given on the command line override the file.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, InvalidSigLevel
-from .policy import Action, SigLevel, Situation, SituationPolicy, parse_siglevel
+
+if TYPE_CHECKING:  # policy is imported when a file or an option needs it: not on every run
+    from .policy import SigLevel, SituationPolicy
 
 __all__ = ["DEFAULT_PATH", "ENV_VAR", "Config", "load_config", "parse_config"]
 
@@ -37,7 +38,16 @@ class Config:
     pkg_keyring: str | None = None
     siglevel: SigLevel | None = None  # None: no level set anywhere
     siglevel_text: str | None = None
-    situations: SituationPolicy = field(default_factory=SituationPolicy)
+    situation_policy: SituationPolicy | None = None  # None: the defaults
+
+    @property
+    def situations(self) -> SituationPolicy:
+        """The action for each situation a verifier meets."""
+        if self.situation_policy is not None:
+            return self.situation_policy
+        from .policy import SituationPolicy
+
+        return SituationPolicy()
 
     def with_options(self, pkg_keyring: str | None = None, siglevel: str | None = None) -> Config:
         """This configuration with the command line's options on top."""
@@ -45,6 +55,8 @@ class Config:
         if pkg_keyring is not None:
             new = replace(new, pkg_keyring=pkg_keyring)
         if siglevel is not None:
+            from .policy import parse_siglevel
+
             new = replace(new, siglevel=parse_siglevel(siglevel), siglevel_text=siglevel)
         return new
 
@@ -57,6 +69,10 @@ def _string(source: str, key: str, value: Any) -> str:
 
 def parse_config(text: bytes, source: str) -> Config:
     """Build a Config from the bytes of a TOML file; errors name ``source``."""
+    import tomllib
+
+    from .policy import Action, Situation, SituationPolicy, parse_siglevel
+
     try:
         data: Mapping[str, Any] = tomllib.loads(text.decode("utf-8"))
     except UnicodeDecodeError:
@@ -88,7 +104,7 @@ def parse_config(text: bytes, source: str) -> Config:
         else:
             known = ", ".join(["pkg-keyring", "siglevel", *names])
             raise ConfigError(f"{source}: unknown key '{key}' (known keys: {known}).")
-    return replace(config, situations=situations)
+    return replace(config, situation_policy=situations)
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> Config:

@@ -63,29 +63,29 @@ class Database:
         self.reindex()
 
     def reindex(self) -> None:
-        """Forget the name index (after ``db`` was changed other than through this class);
-        it is built again, once, when it is first needed."""
+        """Forget the name index (after ``db`` was changed other than through this class)."""
         self._index: dict[str, set[str]] | None = None
-
-    @property
-    def _by_name(self) -> dict[str, set[str]]:
-        if self._index is None:
-            index: dict[str, set[str]] = {}
-            for d in self.db:
-                parts = d.rsplit("-", 2)
-                index.setdefault(parts[0] if len(parts) == 3 else d, set()).add(d)
-            self._index = index
-        return self._index
+        self._lookups = 0
 
     def entries_of(self, name: str) -> list[str]:
         """The directories of package ``name``, in the order repo-add's glob finds them."""
-        return sorted(self._by_name.get(name, ()))
+        if self._index is None:
+            self._lookups += 1
+            if self._lookups <= 8:  # a few lookups (an update of a few packages): no index needed
+                prefix = name + "-"
+                return sorted(d for d in self.db if d.startswith(prefix) and entry_package_name(d) == name)
+            index: dict[str, set[str]] = {}
+            for d in self.db:
+                index.setdefault(entry_package_name(d), set()).add(d)
+            self._index = index
+        return sorted(self._index.get(name, ()))
 
     def put(self, dirname: str, desc: bytes, files: bytes) -> None:
         """Write a new entry into both databases."""
         self.db[dirname] = {"desc": desc}
         self.files[dirname] = {"desc": desc, "files": files}
-        self._by_name.setdefault(entry_package_name(dirname), set()).add(dirname)
+        if self._index is not None:
+            self._index.setdefault(entry_package_name(dirname), set()).add(dirname)
 
     def desc(self, dirname: str) -> dict[str, list[str]]:
         return parse_desc(self.db[dirname].get("desc", b""))
@@ -97,7 +97,8 @@ class Database:
             events.append(Event(Level.MSG2, f"Removing existing entry '{d}'..."))
             del self.db[d]
             self.files.pop(d, None)
-            self._by_name[name].discard(d)
+            if self._index is not None:
+                self._index[name].discard(d)
         return found
 
 

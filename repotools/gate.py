@@ -20,14 +20,16 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .archive import file_identity
 from .database import Event, Level, ScannedPackage
 from .errors import KeyringError, MalformedSignature, PackageChanged, PackageError, SignatureFileError
-from .keyring import Keyring, check_keyring_home, load_keyring
-from .policy import DropInRule, Mode, PackagePolicy, Rule, pacman_would_refuse
-from .signatures import SignatureCheck, check_signatures
+
+if TYPE_CHECKING:  # imported when signatures are checked: not on the runs that check none
+    from .keyring import Keyring
+    from .policy import PackagePolicy, Rule
+    from .signatures import SignatureCheck
 
 __all__ = ["PackageSignatures", "SignatureGate", "Verification", "Verifier", "verify_package"]
 
@@ -54,41 +56,57 @@ class PackageSignatures:
 class SignatureGate:
     keyring_home: str | None
     policy: PackagePolicy | None  # None with no keyring
-    load: Callable[[str], Keyring] = load_keyring
+    load: Callable[[str], Keyring] | None = None  # None: keyring.load_keyring
+    never: bool = False  # level Never: nothing is checked, nothing said
     findings: dict[str, PackageSignatures] = field(default_factory=dict)
     _warned_unchecked: bool = False
     _keyring: Keyring | None = None
 
     @classmethod
     def build(
-        cls, keyring: str | None, rule: Rule | None, load: Callable[[str], Keyring] = load_keyring
+        cls, keyring: str | None, rule: Rule | None, load: Callable[[str], Keyring] | None = None
     ) -> SignatureGate:
         """The gate for a keyring home (or none) and a package rule (None: no level set).
 
         The keyring is read (two GnuPG processes) only when a signed package needs it.
         """
         if keyring is not None:
+            from .keyring import check_keyring_home
+
             check_keyring_home(keyring)
-        if rule is not None and rule.mode is not Mode.NEVER and keyring is None:
-            raise KeyringError(
-                f"Signature level '{rule}' needs a package keyring: give --pkg-keyring, set pkg-keyring in the "
-                "configuration, or set up /etc/pacman.d/gnupg with pacman-key."
-            )
-        if keyring is None and (rule is None or rule.mode is not Mode.NEVER):
+        if rule is not None:
+            from .policy import Mode
+
+            if rule.mode is Mode.NEVER:
+                return cls(keyring, rule, load, never=True)
+            if keyring is None:
+                raise KeyringError(
+                    f"Signature level '{rule}' needs a package keyring: give --pkg-keyring, set pkg-keyring in the "
+                    "configuration, or set up /etc/pacman.d/gnupg with pacman-key."
+                )
+        if keyring is None:
             return cls(None, None, load)
-        return cls(keyring, rule if rule is not None else DropInRule(), load)
+        if rule is None:
+            from .policy import DropInRule
+
+            return cls(keyring, DropInRule(), load)
+        return cls(keyring, rule, load)
 
     @property
     def keyring(self) -> Keyring:
         if self._keyring is None:
             assert self.keyring_home is not None
+            if self.load is None:
+                from .keyring import load_keyring
+
+                self.load = load_keyring
             self._keyring = self.load(self.keyring_home)
         return self._keyring
 
     def __call__(self, pkg: ScannedPackage) -> list[Event]:
         assert pkg.record is not None
         sig = pkg.record.pgpsig
-        if isinstance(self.policy, Rule) and self.policy.mode is Mode.NEVER:
+        if self.never:
             self.findings[pkg.path] = PackageSignatures(pkg.path, checked=False)
             return []
         if self.keyring_home is None or self.policy is None:
@@ -117,6 +135,8 @@ class SignatureGate:
             self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or (), str(e))
             raise
         self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or ())
+        from .policy import pacman_would_refuse
+
         events = [Event(Level.MSG2, c.describe()[0].upper() + c.describe()[1:]) for c in checks or ()]
         refused = [c for c in checks or () if pacman_would_refuse(c)]
         if refused:
@@ -138,9 +158,7 @@ class SignatureGate:
         The keyring is loaded now, before any worker forks, and only when some
         package has a ``.sig``.
         """
-        if self.keyring_home is None or self.policy is None:
-            return None
-        if isinstance(self.policy, Rule) and self.policy.mode is Mode.NEVER:
+        if self.never or self.keyring_home is None or self.policy is None:
             return None
         if not any(os.path.isfile(p + ".sig") for p in paths):
             return None
@@ -176,6 +194,8 @@ def verify_package(keyring: Keyring, path: str, sig: bytes, identity: tuple[int,
             if identity and file_identity(os.fstat(fd)) != identity:
                 raise PackageChanged(path)
             data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path
+            from .signatures import check_signatures
+
             try:
                 checks = check_signatures(data, sig, keyring)
             except MalformedSignature as e:

@@ -304,6 +304,7 @@ class _FilesJob:
         self.paths, self.compression, self.mtime, self.cache = paths, compression, mtime, cache
         self.tmp = _new_temp(paths, "files")
         self.pid = 0
+        self._delta_w = -1
         if not hasattr(os, "fork"):
             return
         to_child, self._delta_w = os.pipe()
@@ -342,17 +343,26 @@ class _FilesJob:
         _replay(entries, ops)
         _fill_temp(self.tmp, entries, self.compression, self.mtime, self.cache)
 
+    def send(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
+        """Hand the child the changes (None: abandon): it writes while this process goes on."""
+        if self._delta_w < 0:
+            return
+        try:
+            with suppress(BrokenPipeError):
+                _write_pipe(self._delta_w, pickle.dumps(ops))
+        finally:
+            os.close(self._delta_w)
+            self._delta_w = -1
+
     def finish(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
-        """Hand the child the changes (None: abandon) and wait; raise its error."""
+        """Hand the child the changes if ``send`` did not, and wait; raise its error."""
         if not self.pid:
             if ops is not None:
                 self._write(_read_existing(self.paths, "files", False, self.cache), ops)
             return
         pid, self.pid = self.pid, 0
         try:
-            with suppress(BrokenPipeError):
-                _write_pipe(self._delta_w, pickle.dumps(ops))
-            os.close(self._delta_w)
+            self.send(ops)
             answer = _read_pipe(self._result_r)
         finally:
             os.close(self._result_r)
@@ -369,8 +379,11 @@ class _FilesJob:
         if self.pid:
             with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
+            if self._delta_w >= 0:
+                with suppress(OSError):
+                    os.close(self._delta_w)
+                self._delta_w = -1
             with suppress(OSError):
-                os.close(self._delta_w)
                 os.close(self._result_r)
             with suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
@@ -414,9 +427,10 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 files_job.finish(None)
                 raise RunFailed(outcome)
             report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
+            assert isinstance(database.files, _RecordedFiles)
+            files_job.send(database.files.ops)  # both archives are written at the same time
             db_tmp = _new_temp(paths, "db")
             _fill_temp(db_tmp, database.db, compression, mtime, cache)
-            assert isinstance(database.files, _RecordedFiles)
             files_job.finish(database.files.ops)
             if not database.db:
                 report(Event(Level.WARNING, "No packages remain, creating empty database."))
