@@ -205,6 +205,11 @@ class ChunkedEntries(MutableMapping[str, Files]):
         return name in self._chunk_of
 
     def __iter__(self) -> Iterator[str]:
+        if not self._changed:
+            return iter(self._chunk_of)
+        return self._iter_changed()
+
+    def _iter_changed(self) -> Iterator[str]:
         for name in self._chunk_of:
             if self._changed.get(name, ()) is not None:
                 yield name

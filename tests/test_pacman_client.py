@@ -10,6 +10,7 @@ Installing into a root needs root (CI runs as root).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -345,3 +346,53 @@ def test_pacman_accepts_our_empty_database(tmp_path: Path, built_packages: dict[
     pacman.ok("-Fy")
     assert pacman.ok("-Sl", "rt").stdout == ""
     assert pacman("-Si", "rt-foo").returncode == 1
+
+
+@pytest.mark.parametrize("db_name", ["rt.db.tar.gz", "rt.db.tar.zst"])
+def test_pacman_syncs_and_upgrades_from_a_database_updated_chunk_by_chunk(
+    tmp_path: Path, built_packages: dict[str, Path], gpg_home: GpgHome, pacman_keyring: Path,
+    layout_cache: Path, db_name: str,
+) -> None:
+    """repotools updates a large database by copying the unchanged chunks (gzip members, zstd
+    frames) of the old one: pacman reads the result as one database, db and files alike."""
+    from test_cli import build_package
+
+    from repotools.chunks import LayoutCache
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    fillers = [build_package(repo, f"rt-fill{i:03d}") for i in range(300)]
+    old_pkg = repo / built_packages[UP_OLD].name
+    shutil.copyfile(built_packages[UP_OLD], old_pkg)
+    (repo / (old_pkg.name + ".sig")).write_bytes(gpg_home.sign(old_pkg, SIGNER))
+    env = tool_env(gpg_home.path)
+    sign = ["-s", "-k", gpg_home.fingerprints[SIGNER]]
+    add = run_tool([OUR_REPO_ADD, *sign, db_name, old_pkg.name, *(p.name for p in fillers)], repo, env)
+    assert add.returncode == 0, str(add)
+    pacman = Pacman.create(tmp_path / "client", repo, pacman_keyring)
+    pacman.ok("-Sy", "rt-upgrade")
+    assert len(pacman.ok("-Sl", "rt").stdout.splitlines()) == 301
+    new = repo / built_packages[UP_NEW].name
+    shutil.copyfile(built_packages[UP_NEW], new)
+    (repo / (new.name + ".sig")).write_bytes(gpg_home.sign(new, SIGNER))
+    add = run_tool([OUR_REPO_ADD, "-R", *sign, db_name, new.name], repo, env)
+    assert add.returncode == 0, str(add)
+    remove = run_tool([OUR_REPO_REMOVE, *sign, db_name, "rt-fill007"], repo, env)
+    assert remove.returncode == 0, str(remove)
+    # the last update copied most chunks of the database before it, byte for byte
+    cache = LayoutCache(str(layout_cache))
+    for kind in ("db", "files"):
+        current = repo / db_name.replace(".db.", f".{kind}.")
+        data = current.read_bytes()
+        layout = cache.load(hashlib.sha256(data).hexdigest(), "gzip" if db_name.endswith(".gz") else "zstd", len(data))
+        assert layout is not None and len(layout.chunks) > 5, kind
+        before = Path(str(current) + ".old").read_bytes()
+        copied = [c for c in layout.chunks[:-1] if data[c.offset : c.offset + c.length] in before]
+        assert len(copied) >= len(layout.chunks) - 4, kind
+    pacman.ok("-Syyu")
+    assert pacman.installed()["rt-upgrade"] == "1.1-1"
+    listed = pacman.ok("-Sl", "rt").stdout.splitlines()
+    assert len(listed) == 300 and "rt rt-fill007 1.0-1" not in listed and "rt rt-upgrade 1.1-1 [installed]" in listed
+    pacman.ok("-Fy")
+    assert "rt-upgrade usr/share/rt-upgrade/NEWS" in pacman.ok("-Fl", "rt-upgrade").stdout
+    assert "rt-fill299 usr/bin/rt-fill299" in pacman.ok("-Fl", "rt-fill299").stdout
