@@ -126,17 +126,11 @@ class _HashingReader:
 
 def scan_package(path: str) -> PackageScan:
     """Read a package once: its ``.PKGINFO``, its member names and its checksums."""
-    pkginfo: bytes | None = None
-    members: list[bytes] = []
     try:
         with open(path, "rb", buffering=0) as f:
             reader = _HashingReader(f)
             with libarchive.stream_reader(reader, block_size=BLOCK) as archive:
-                for entry in archive:
-                    name = _entry_name(entry)
-                    members.append(name)
-                    if pkginfo is None and name == b".PKGINFO":
-                        pkginfo = b"".join(entry.get_blocks(BLOCK))
+                pkginfo, members = _scan_members(archive._pointer)
             reader.drain()
             identity = file_identity(os.fstat(f.fileno()))
     except ArchiveError as e:
@@ -155,12 +149,41 @@ def scan_package(path: str) -> PackageScan:
     )
 
 
-def _entry_name(entry: libarchive.ArchiveEntry) -> bytes:
-    raw = ffi.entry_pathname_w(entry._entry_p)
-    if raw is not None:
-        return str(raw).encode("utf-8", "surrogateescape")
-    name = ffi.entry_pathname(entry._entry_p)
-    return bytes(name) if name is not None else b""
+def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
+    # libarchive called directly, as in _read_entries: a package has tens of
+    # members and the object API costs more than the decompression of most of them
+    next_header, pathname_w, pathname, entry_size, read_data = (
+        ffi.read_next_header2,
+        ffi.entry_pathname_w,
+        ffi.entry_pathname,
+        ffi.entry_size,
+        ffi.read_data,
+    )
+    pkginfo: bytes | None = None
+    members: list[bytes] = []
+    e = ffi.entry_new()
+    try:
+        while next_header(a, e) != ffi.ARCHIVE_EOF:
+            wide = pathname_w(e)
+            if wide is not None:
+                name = wide.encode("utf-8", "surrogateescape")
+            else:
+                narrow = pathname(e)
+                name = bytes(narrow) if narrow is not None else b""
+            members.append(name)
+            if pkginfo is None and name == b".PKGINFO":
+                size = entry_size(e)
+                buf = ctypes.create_string_buffer(max(size, 1))
+                got = 0
+                while got < size:
+                    n = read_data(a, ctypes.byref(buf, got), size - got)
+                    if n <= 0:
+                        break
+                    got += n
+                pkginfo = buf.raw[:got]
+    finally:
+        ffi.entry_free(e)
+    return pkginfo, members
 
 
 def _archive_message(e: ArchiveError) -> str:
@@ -351,16 +374,16 @@ def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compress
 
     try:
         # one tar stream, unblocked, cut at entry boundaries: every chunk holds whole members
-        with _memory_writer("pax_restricted", None) as (a, pending), _Templates(mtime) as t:
+        with _memory_writer("pax_restricted", None) as (a, tar), _Templates(mtime) as t:
             for names, reuse in plan(entries):
                 if reuse is not None:
                     emit(reuse, names)
                     continue
                 for top in names:
                     t.add_entry(a, top, entries[top], finish=True)
-                emit(_compress(b"".join(pending), compression), names)
-                pending.clear()
-        emit(_compress(b"".join(pending), compression), ())  # the end-of-archive blocks
+                emit(_compress(b"".join(tar), compression), names)
+                tar.clear()
+        emit(_compress(b"".join(tar), compression), ())  # the end-of-archive blocks
     except ArchiveError as e:
         raise _write_error(e) from None
     return Layout(compression, offset, tuple(chunks), sha256.hexdigest())

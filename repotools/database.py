@@ -8,7 +8,7 @@ opens no file. ``repo.py`` does the reading, locking and writing around it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -166,7 +166,7 @@ SignatureHook = Callable[[ScannedPackage], list[Event]]
 
 def add_packages(
     database: Database,
-    packages: Sequence[ScannedPackage],
+    packages: Iterable[ScannedPackage],
     options: AddOptions,
     check_signature: SignatureHook | None = None,
 ) -> Outcome:
@@ -179,7 +179,9 @@ def add_packages(
     out = Outcome()
     ev = out.events
     entry_of_file: dict[str, str] = {}
-    for pkg in packages:
+    seen: list[ScannedPackage] = []
+    for pkg in packages:  # an iterator, perhaps: packages may still be being read
+        seen.append(pkg)
         if pkg.error is not None or pkg.record is None:
             ev.append(Event(Level.ERROR, str(pkg.error)))
             out.failed = True
@@ -232,7 +234,7 @@ def add_packages(
             out.obsolete_files += [old_file, old_file + ".sig"]
     if out.obsolete_files:
         # a later argument may bring back a file an earlier one made obsolete
-        listed = {os.path.join(os.path.dirname(p.path), p.record.filename) for p in packages if p.record}
+        listed = {os.path.join(os.path.dirname(p.path), p.record.filename) for p in seen if p.record}
         listed = {f for f in listed if entry_of_file.get(f) in database.db}
         out.obsolete_files = [f for f in out.obsolete_files if f.removesuffix(".sig") not in listed]
     return out

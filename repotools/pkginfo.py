@@ -93,8 +93,19 @@ def _take_word(s: str, i: int) -> tuple[int, int]:
     return end, j
 
 
+# "key = value", the shape makepkg writes: for it, ``read`` gives the value as it stands
+_PLAIN_LINE = re.compile(r"([^ =]+) = ([^ =](?:.*[^ =])?)", re.DOTALL)
+
+
 def split_line(line: str) -> tuple[str, str]:
     """Split one line as bash's ``IFS=' =' read -r var val`` does."""
+    plain = _PLAIN_LINE.fullmatch(line)
+    if plain is not None:
+        return plain[1], plain[2]
+    return _split_line_as_read(line)
+
+
+def _split_line_as_read(line: str) -> tuple[str, str]:
     s = line.lstrip(" ")
     end, j = _take_word(s, 0)
     var, rest = s[:end], s[j:]

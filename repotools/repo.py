@@ -133,22 +133,26 @@ def _scan_in_worker(path: str) -> ScannedPackage:
     return scan(path, _worker_verifier)
 
 
-def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None) -> list[ScannedPackage]:
-    """Scan packages (and check their signatures), in worker processes when there are enough to pay for them.
+def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None) -> Iterator[ScannedPackage]:
+    """Scan packages (and check their signatures), in order, in worker processes when there
+    are enough to pay for them; each one is yielded as soon as it is read, so the database
+    is updated while the rest are still being read.
 
     Threads do not help here: hashing releases the GIL, but libarchive's many
     short calls from Python then wait on it (measured slower than one thread).
     """
     jobs = min(jobs or os.cpu_count() or 1, len(paths))
     if jobs <= 1 or len(paths) < PARALLEL_MIN or not hasattr(os, "fork"):
-        return [scan(p, verifier) for p in paths]
+        for p in paths:
+            yield scan(p, verifier)
+        return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(1, min(64, len(paths) // (jobs * 4)))
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier,)) as pool:
-        return list(pool.map(_scan_in_worker, paths, chunksize=chunk))
+        yield from pool.map(_scan_in_worker, paths, chunksize=chunk)
 
 
 @contextmanager

@@ -492,3 +492,15 @@ def test_build_record_refuses_an_invalid_version_with_the_reason() -> None:
     assert str(e.value) == (
         "Invalid package file 'p.pkg.tar.zst': pkgver '1.0' is not of the form [epoch:]pkgver-pkgrel in printable ASCII."
     )
+
+
+@given(
+    st.one_of(
+        st.text(" =ab\t", max_size=12),
+        st.builds(lambda k, v: f"{k} = {v}", st.text("ab=_", min_size=1, max_size=5), st.text(" =ab\t<>", max_size=8)),
+    )
+)
+def test_the_fast_path_for_key_space_equals_space_value_gives_what_read_gives(line: str) -> None:
+    from repotools.pkginfo import _split_line_as_read
+
+    assert split_line(line) == _split_line_as_read(line)
