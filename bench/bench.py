@@ -752,6 +752,12 @@ def main() -> int:
         if not os.access(tool, os.X_OK):
             p.error(f"{tool} not found")
 
+    # byte-compile repotools as pip does for installed packages (an editable install does not, and
+    # PYTHONDONTWRITEBYTECODE keeps Python from doing it): what a user's second run finds
+    python = os.path.join(args.repotools_bin, "python")
+    if os.access(python, os.X_OK):
+        subprocess.run([python, "-m", "compileall", "-q", os.path.join(TOP, "repotools")], check=False,
+                       stdout=subprocess.DEVNULL)
     env = environment(args)
     log(f"machine: {env['cpus']} CPUs, load average {env['loadavg_at_start']}; {env['pacman_repo_add']}; "
         f"{env['repotools']}; databases *.db{args.ext}; pacman's TMPDIR {env['pacman_tmpdir']}")

@@ -124,10 +124,16 @@ installed_here() { # the venv imports repotools from this checkout and has the t
 	(cd / && "$VENV/bin/python" -c 'import typer, rich, libarchive, gnupg, pysequoia, pytest, hypothesis' 2>/dev/null)
 }
 
+compile_bytecode() { # what pip does for installed packages, and editable installs skip:
+	# without it, every run compiles repotools from source when PYTHONDONTWRITEBYTECODE is set
+	"$VENV/bin/python" -m compileall -q "$TOP/repotools" >/dev/null || die "Cannot compile $TOP/repotools."
+}
+
 if (( APT )); then
 	install_debian_packages
 fi
 setup_venv
+compile_bytecode
 say "Ready: $VENV/bin/repo-add, $VENV/bin/repo-remove, $VENV/bin/repotools"
 
 if (( DEMO )); then
