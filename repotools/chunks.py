@@ -99,7 +99,7 @@ class Layout:
     compression: str | None
     size: int
     chunks: tuple[Chunk, ...]
-    sha256: str = ""  # of the archive file; the cache's key, not part of the cached form
+    sha256: str = ""  # of the archive file: the name it is cached under
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
@@ -114,26 +114,39 @@ class Layout:
 
     @classmethod
     def from_json(cls, doc: object) -> Layout | None:
-        """A layout from its cached form, or None when it is not one this version wrote, intact."""
+        """A layout from its cached form, or None when it is not one this version wrote, intact:
+        its checksum holds, its chunks follow each other to the end of the file, the entry
+        names are in order and only the last chunk has none."""
         try:
-            assert isinstance(doc, dict) and doc.get("format") == FORMAT
-            assert doc.get("digest") == _digest({k: v for k, v in doc.items() if k != "digest"})
-            sha256 = doc["sha256"]
-            assert isinstance(sha256, str)
-            compression, size, raw = doc["compression"], doc["size"], doc["chunks"]
-            assert compression is None or isinstance(compression, str)
-            assert isinstance(size, int) and isinstance(raw, list) and raw
-            chunks = []
-            at = 0
-            for item in raw:
-                offset, length, entries = item
-                assert offset == at and isinstance(length, int) and length > 0
-                assert isinstance(entries, list) and all(isinstance(e, str) for e in entries)
-                chunks.append(Chunk(offset, length, tuple(entries)))
-                at += length
-            assert at == size and not chunks[-1].entries and all(c.entries for c in chunks[:-1])
-        except (AssertionError, KeyError, TypeError, ValueError):
+            return cls._from_json(doc)
+        except (KeyError, TypeError, ValueError):
             return None
+
+    @classmethod
+    def _from_json(cls, doc: object) -> Layout:
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise ValueError("not a layout of this format")
+        if doc.get("digest") != _digest({k: v for k, v in doc.items() if k != "digest"}):
+            raise ValueError("damaged")
+        sha256, compression, size, raw = doc["sha256"], doc["compression"], doc["size"], doc["chunks"]
+        if not isinstance(sha256, str) or not (compression is None or isinstance(compression, str)):
+            raise TypeError("sha256, compression")
+        if not isinstance(size, int) or not isinstance(raw, list) or not raw:
+            raise TypeError("size, chunks")
+        chunks: list[Chunk] = []
+        at = 0
+        last = ""
+        for offset, length, entries in raw:
+            if offset != at or not isinstance(length, int) or length <= 0 or not isinstance(entries, list):
+                raise ValueError("chunks do not follow each other")
+            for name in entries:
+                if not isinstance(name, str) or name <= last:
+                    raise ValueError("entry names out of order")
+                last = name
+            chunks.append(Chunk(offset, length, tuple(entries)))
+            at += length
+        if at != size or chunks[-1].entries or not all(c.entries for c in chunks[:-1]):
+            raise ValueError("chunks do not add up to the file")
         return cls(compression, size, tuple(chunks), sha256)
 
 

@@ -98,6 +98,9 @@ def test_a_layout_survives_its_cached_form() -> None:
         lambda d: d.update(chunks=[]),
         lambda d: d.update(chunks="x"),
         lambda d: d.pop("compression"),
+        lambda d: d["chunks"][0][2].insert(0, "zzz-1-1"),  # names out of order
+        lambda d: d["chunks"][1][2].insert(0, "a-1-1"),  # a name twice
+        lambda d: d.update(sha256=1),
     ],
 )
 def test_a_layout_that_does_not_add_up_is_ignored(damage: object) -> None:
@@ -335,11 +338,12 @@ def test_a_database_changed_behind_our_back_is_read_in_full(tmp_path: Path, cach
     assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(60))
 
 
-def _swap_first_chunks(cache_dir: Path, fix_digest: bool) -> None:
-    """Entries of the first two chunks swapped: valid JSON, a wrong layout."""
+def _shift_first_boundary(cache_dir: Path, fix_digest: bool) -> None:
+    """The last entry of the first chunk said to be the first of the second: valid JSON, names in
+    order, a wrong layout."""
     for path in cache_dir.iterdir():
         doc = json.loads(path.read_text())
-        doc["chunks"][0][2], doc["chunks"][1][2] = doc["chunks"][1][2], doc["chunks"][0][2]
+        doc["chunks"][1][2].insert(0, doc["chunks"][0][2].pop())
         path.write_text(json.dumps(_with_digest(doc) if fix_digest else doc))
 
 
@@ -347,7 +351,7 @@ def test_a_damaged_layout_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
     a, pkgs = _repo(tmp_path, "a", ".gz", 300)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs)
-    _swap_first_chunks(cache_dir, fix_digest=False)
+    _shift_first_boundary(cache_dir, fix_digest=False)
     _run(db, "p001", "p002", remove=True)
     assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(300) if i not in (1, 2))
 
@@ -358,7 +362,7 @@ def test_a_layout_that_names_other_entries_than_a_chunk_read_is_an_error_and_is_
     a, pkgs = _repo(tmp_path, "a", ".gz", 300)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs)
-    _swap_first_chunks(cache_dir, fix_digest=True)  # as a bug in repotools would write it
+    _shift_first_boundary(cache_dir, fix_digest=True)  # as a bug in repotools would write it
     before = db.read_bytes()
     with pytest.raises(CorruptDatabase, match="cached layout"):
         _run(db, "p001", "p002", remove=True)
