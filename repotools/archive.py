@@ -14,10 +14,11 @@ import hashlib
 import io
 import os
 import sys
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from .chunks import CHUNKABLE, Chunk, Layout, plan
 from .errors import CorruptDatabase, NotAPackage, UnsupportedCompression
@@ -47,6 +48,9 @@ import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
 
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
 __all__ = [
     "COMPRESSIONS",
     "ArchiveError",
@@ -59,6 +63,7 @@ __all__ = [
 ]
 
 BLOCK = 1 << 17
+PARALLEL_CHUNKS = 8  # chunks to compress from which compressing in threads pays
 
 # extension after ".tar" -> libarchive write filter (None: no compression)
 COMPRESSIONS: Mapping[str, str | None] = {
@@ -372,20 +377,44 @@ def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compress
         chunks.append(Chunk(offset, len(piece), tuple(names)))
         offset += len(piece)
 
+    planned = list(plan(entries))
+    cpus = os.cpu_count() or 1
+    pool = None
+    if compression is not None and cpus > 1 and sum(1 for _, reuse in planned if reuse is None) >= PARALLEL_CHUNKS:
+        # ctypes releases the GIL while libarchive compresses: chunks are compressed in
+        # threads while this one cuts the next ones out of the tar stream
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(cpus)
+    queue: deque[tuple[Sequence[str], bytes | Future[bytes]]] = deque()
+
+    def flush(keep: int) -> None:  # write out, in order, all but the last ``keep`` chunks
+        while len(queue) > keep:
+            names, piece = queue.popleft()
+            emit(piece if isinstance(piece, bytes) else piece.result(), names)
+
     try:
         # one tar stream, unblocked, cut at entry boundaries: every chunk holds whole members
         with _memory_writer("pax_restricted", None) as (a, tar), _Templates(mtime) as t:
-            for names, reuse in plan(entries):
+            for names, reuse in planned:
                 if reuse is not None:
-                    emit(reuse, names)
-                    continue
-                for top in names:
-                    t.add_entry(a, top, entries[top], finish=True)
-                emit(_compress(b"".join(tar), compression), names)
-                tar.clear()
+                    queue.append((names, reuse))
+                else:
+                    for top in names:
+                        t.add_entry(a, top, entries[top], finish=True)
+                    data = b"".join(tar)
+                    tar.clear()
+                    queue.append(
+                        (names, pool.submit(_compress, data, compression) if pool else _compress(data, compression))
+                    )
+                flush(keep=2 * cpus if pool else 0)
+        flush(keep=0)
         emit(_compress(b"".join(tar), compression), ())  # the end-of-archive blocks
     except ArchiveError as e:
         raise _write_error(e) from None
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return Layout(compression, offset, tuple(chunks), sha256.hexdigest())
 
 

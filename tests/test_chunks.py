@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_repo import SDE, build_package
 
-from repotools import chunks
+from repotools import archive, chunks
 from repotools.archive import read_database, read_database_bytes, write_database
 from repotools.chunks import AVERAGE, MAXIMUM, ChunkedEntries, Layout, LayoutCache, boundaries, default_cache
 from repotools.errors import CorruptDatabase
@@ -390,3 +390,17 @@ def test_other_compressions_are_written_in_one_piece(tmp_path: Path, cache_dir: 
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
     out = subprocess.run(["xz", "-l", str(a / "r.db.tar.xz")], capture_output=True, text=True, check=True).stdout
     assert "Strms" in out and out.splitlines()[1].split()[0] == "1"
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
+def test_chunks_compressed_in_threads_are_the_bytes_of_chunks_compressed_in_turn(
+    tmp_path: Path, compression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entries = _entries(3000)
+    threaded = _write(tmp_path / "threads", entries, compression)
+    assert sum(1 for c in threaded.chunks if c.entries) >= archive.PARALLEL_CHUNKS
+    monkeypatch.setattr(archive, "PARALLEL_CHUNKS", 10**9)
+    in_turn = _write(tmp_path / "in-turn", entries, compression)
+    assert (tmp_path / "threads").read_bytes() == (tmp_path / "in-turn").read_bytes()
+    assert threaded == in_turn
+    assert read_database(str(tmp_path / "threads")) == entries
