@@ -466,6 +466,9 @@ class Bench:
         self.ours_rm = os.path.join(args.repotools_bin, "repo-remove")
         self.logfile = os.path.join(self.workdir, "commands.log")
         self.runs = os.path.join(self.workdir, "runs")
+        # repotools' layout cache (REPOTOOLS_CACHE_DIR): the base databases' layouts live beside them,
+        # so that b and c measure what a maintainer's next update finds; a and d runs get their own
+        self.layouts = os.path.join(self.workdir, f"layouts{self.ext}")
         self._counter = 0
         os.makedirs(self.workdir, exist_ok=True)
         open(self.logfile, "w").close()
@@ -495,19 +498,33 @@ class Bench:
         env = None
         if tool == "pacman" and self.args.pacman_tmpdir:
             env = dict(os.environ, TMPDIR=self.args.pacman_tmpdir)
+        if tool == "repotools":
+            env = dict(os.environ, REPOTOOLS_CACHE_DIR=self.layouts if with_base else d + "-layouts")
         run, pss = run_cmd(argv, d, self.logfile, sample_pss, env)
         if run.rc != 0:
             raise SystemExit(f"{tool} failed (exit {run.rc}) in {d}; see {self.logfile}")
         return run, pss, d
 
+    def base_layouts_present(self, base: str) -> bool:
+        """Whether repotools' layout cache holds the layouts of both base archives (always true
+        for the compressions repotools writes in one piece)."""
+        if self.ext not in (".tar.gz", ".tar.zst", ".tar"):
+            return True
+        for kind in ("db", "files"):
+            with open(os.path.join(base, f"{DB_NAME}.{kind}{self.ext}"), "rb") as f:
+                sha256 = hashlib.sha256(f.read()).hexdigest()
+            if not os.path.isfile(os.path.join(self.layouts, f"{sha256}.layout.json")):
+                return False
+        return True
+
     def prepare_base(self) -> None:
-        """The 5,000-entry databases, built once with repotools (cached)."""
+        """The 5,000-entry databases, built once with repotools (cached, with their layouts)."""
         base = os.path.join(self.workdir, f"base-{N_BIG}{self.ext}")
         stamp = os.path.join(base, "stamp.json")
         key = {"pool": os.path.getmtime(os.path.join(self.pool.directory, "manifest.json")), "bin": self.ours}
         if os.path.isfile(stamp):
             with open(stamp) as f:
-                if json.load(f) == key:
+                if json.load(f) == key and self.base_layouts_present(base):
                     self.base = base
                     return
         shutil.rmtree(base, ignore_errors=True)
@@ -515,13 +532,15 @@ class Bench:
         log(f"building the {N_BIG}-entry base databases with repotools in {base}...")
         t0 = time.perf_counter()
         subprocess.run([self.ours, "-q", os.path.join(base, f"{DB_NAME}.db{self.ext}"), *self.pool.paths],
-                       check=True, stdout=subprocess.DEVNULL)
+                       check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, REPOTOOLS_CACHE_DIR=self.layouts))
         for name in os.listdir(base):
             if name.endswith(".old"):
                 os.unlink(os.path.join(base, name))
         with open(stamp, "w") as f:
             json.dump(key, f)
         log(f"  done in {time.perf_counter() - t0:.1f} s")
+        if not self.base_layouts_present(base):
+            raise SystemExit(f"repotools stored no layout of the base databases in {self.layouts}")
         self.base = base
 
     def ours_once(self, res: CaseResult, label: str, argv: list[str], with_base: bool) -> str:
