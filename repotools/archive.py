@@ -15,7 +15,7 @@ import io
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
@@ -157,12 +157,11 @@ def scan_package(path: str) -> PackageScan:
 def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
     # libarchive called directly, as in _read_entries: a package has tens of
     # members and the object API costs more than the decompression of most of them
-    next_header, pathname_w, pathname, entry_size, read_data = (
+    next_header, pathname_w, pathname, entry_size = (
         ffi.read_next_header2,
         ffi.entry_pathname_w,
         ffi.entry_pathname,
         ffi.entry_size,
-        ffi.read_data,
     )
     pkginfo: bytes | None = None
     members: list[bytes] = []
@@ -178,14 +177,7 @@ def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
             members.append(name)
             if pkginfo is None and name == b".PKGINFO":
                 size = entry_size(e)
-                buf = ctypes.create_string_buffer(max(size, 1))
-                got = 0
-                while got < size:
-                    n = read_data(a, ctypes.byref(buf, got), size - got)
-                    if n <= 0:
-                        break
-                    got += n
-                pkginfo = buf.raw[:got]
+                pkginfo = _read_data(a, size, ctypes.create_string_buffer(max(size, 1)))
     finally:
         ffi.entry_free(e)
     return pkginfo, members
@@ -209,36 +201,44 @@ def read_database(path: str) -> Entries:
     Only the layout pacman writes is accepted: top-level directories holding
     regular files. Anything else is a foreign archive and is refused.
     """
-    try:
-        with libarchive.file_reader(path, block_size=BLOCK) as archive:
-            return _read_entries(archive._pointer, path)
-    except ArchiveError as e:
-        raise CorruptDatabase(
-            f"Repository file '{path}' is not a proper pacman database: {_archive_message(e)}."
-        ) from None
+    return _read_database(lambda: libarchive.file_reader(path, block_size=BLOCK), path)
 
 
 def read_database_bytes(data: bytes, path: str) -> Entries:
     """``read_database`` of an archive (or one chunk of one) already in memory; ``path`` names it in errors."""
+    return _read_database(lambda: libarchive.memory_reader(data), path)
+
+
+def _read_database(open_reader: Callable[[], Any], path: str) -> Entries:
     try:
-        with libarchive.memory_reader(data) as archive:
+        with open_reader() as archive:
             return _read_entries(archive._pointer, path)
     except ArchiveError as e:
         raise CorruptDatabase(
             f"Repository file '{path}' is not a proper pacman database: {_archive_message(e)}."
         ) from None
+
+
+def _read_data(a: Any, size: int, buf: Any) -> bytes:
+    """The data of the current member, ``size`` bytes at most, through ``buf`` (large enough)."""
+    got = 0
+    while got < size:
+        n = ffi.read_data(a, ctypes.byref(buf, got), size - got)
+        if n <= 0:
+            break
+        got += n
+    return buf.raw[:got]  # type: ignore[no-any-return]
 
 
 def _read_entries(a: Any, path: str) -> Entries:
     # This loop calls libarchive directly: a database has tens of thousands of
     # members and the per-member cost of the object API dominates otherwise.
     entries: Entries = {}
-    next_header, filetype, pathname_w, entry_size, read_data = (
+    next_header, filetype, pathname_w, entry_size = (
         ffi.read_next_header2,
         ffi.entry_filetype,
         ffi.entry_pathname_w,
         ffi.entry_size,
-        ffi.read_data,
     )
     buf = ctypes.create_string_buffer(1 << 16)
     e = ffi.entry_new()
@@ -257,13 +257,7 @@ def _read_entries(a: Any, path: str) -> Entries:
             size = entry_size(e)
             if size > len(buf):
                 buf = ctypes.create_string_buffer(size)
-            got = 0
-            while got < size:
-                n = read_data(a, ctypes.byref(buf, got), size - got)
-                if n <= 0:
-                    break
-                got += n
-            entries.setdefault(top, {})[rest] = buf.raw[:got]
+            entries.setdefault(top, {})[rest] = _read_data(a, size, buf)
     finally:
         ffi.entry_free(e)
     return entries
