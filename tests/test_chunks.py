@@ -404,3 +404,24 @@ def test_chunks_compressed_in_threads_are_the_bytes_of_chunks_compressed_in_turn
     assert (tmp_path / "threads").read_bytes() == (tmp_path / "in-turn").read_bytes()
     assert threaded == in_turn
     assert read_database(str(tmp_path / "threads")) == entries
+
+
+@pytest.mark.parametrize("ext", [".gz", ".zst"])
+def test_pacman_repo_add_updates_a_chunked_database_and_we_update_its_output(
+    tmp_path: Path, cache_dir: Path, ext: str
+) -> None:
+    """A maintainer may go back to pacman's repo-add, and forth again."""
+    from helpers import REF_REPO_ADD, run_tool, tool_env
+
+    a, pkgs = _repo(tmp_path, "a", ext, 100)
+    db = a / f"r.db.tar{ext}"
+    _run(db, *pkgs[:90])
+    theirs = run_tool([REF_REPO_ADD, db.name, *(p.name for p in pkgs[90:95])], a, tool_env())
+    assert theirs.returncode == 0, str(theirs)
+    assert sorted(read_database(str(db))) == sorted(f"p{i:03d}-1.0-1" for i in range(95))
+    _run(db, *pkgs[95:])  # pacman's archive has no layout: read in full, then written in chunks
+    for kind in ("db", "files"):
+        entries = read_database(str(a / f"r.{kind}.tar{ext}"))
+        assert sorted(entries) == sorted(f"p{i:03d}-1.0-1" for i in range(100))
+    _run(db, "p000", remove=True)  # and updated through its new layout
+    assert "p000-1.0-1" not in read_database(str(db))
