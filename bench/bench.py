@@ -510,10 +510,15 @@ class Bench:
         for the compressions repotools writes in one piece)."""
         if self.ext not in (".tar.gz", ".tar.zst", ".tar"):
             return True
+        from repotools.archive import WRITER
+        from repotools.chunks import LayoutCache
+
+        cache = LayoutCache(self.layouts)
+        compression = {".tar.gz": "gzip", ".tar.zst": "zstd", ".tar": None}[self.ext]
         for kind in ("db", "files"):
             with open(os.path.join(base, f"{DB_NAME}.{kind}{self.ext}"), "rb") as f:
-                sha256 = hashlib.sha256(f.read()).hexdigest()
-            if not os.path.isfile(os.path.join(self.layouts, f"{sha256}.layout.json")):
+                data = f.read()
+            if cache.load(hashlib.sha256(data).hexdigest(), compression, len(data), WRITER) is None:
                 return False
         return True
 

@@ -48,6 +48,17 @@ import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
 
+
+def _writer() -> str:
+    details = ffi.libarchive.archive_version_details
+    details.argtypes, details.restype = [], ctypes.c_char_p
+    return str(details().decode("utf-8", "replace"))
+
+
+# libarchive and the compression libraries it writes with: chunks they wrote are copied only
+# into archives written by the same ones (other versions may compress the same bytes otherwise)
+WRITER = _writer()
+
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
@@ -59,10 +70,13 @@ __all__ = [
     "read_database",
     "read_database_bytes",
     "scan_package",
+    "usable_cpus",
     "write_database",
 ]
 
 BLOCK = 1 << 17
+MAX_PKGINFO = 16 << 20  # bytes; makepkg writes a few KB
+MAX_DB_MEMBER = 256 << 20  # bytes, one desc or files member of a database
 PARALLEL_CHUNKS = 8  # chunks to compress from which compressing in threads pays
 
 # extension after ".tar" -> libarchive write filter (None: no compression)
@@ -140,6 +154,8 @@ def scan_package(path: str) -> PackageScan:
             identity = file_identity(os.fstat(f.fileno()))
     except ArchiveError as e:
         raise NotAPackage(path, _archive_message(e)) from None
+    except _TooLarge as e:
+        raise NotAPackage(path, str(e)) from None
     except OSError as e:
         raise NotAPackage(path, e.strerror or str(e)) from None
     if pkginfo is None:
@@ -152,6 +168,10 @@ def scan_package(path: str) -> PackageScan:
         sha256sum=reader.sha256.hexdigest(),
         identity=identity,
     )
+
+
+class _TooLarge(Exception):
+    """A member larger than anything a package holds there: refused before memory is spent on it."""
 
 
 def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
@@ -177,6 +197,8 @@ def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
             members.append(name)
             if pkginfo is None and name == b".PKGINFO":
                 size = entry_size(e)
+                if size > MAX_PKGINFO:
+                    raise _TooLarge(f"its .PKGINFO claims {size} bytes")
                 pkginfo = _read_data(a, size, ctypes.create_string_buffer(max(size, 1)))
     finally:
         ffi.entry_free(e)
@@ -255,6 +277,10 @@ def _read_entries(a: Any, path: str) -> Entries:
                     f"Repository file '{path}' is not a proper pacman database: unexpected member '{name}'."
                 )
             size = entry_size(e)
+            if size > MAX_DB_MEMBER:
+                raise CorruptDatabase(
+                    f"Repository file '{path}' is not a proper pacman database: member '{name}' claims {size} bytes."
+                )
             if size > len(buf):
                 buf = ctypes.create_string_buffer(size)
             entries.setdefault(top, {})[rest] = _read_data(a, size, buf)
@@ -268,17 +294,20 @@ def write_database(
     entries: Mapping[str, Mapping[str, bytes]],
     compression: str | None,
     mtime: int,
+    keep_times: bool = False,
 ) -> Layout | None:
     """Write ``entries`` as a pacman database archive to the open file ``fd``.
 
     Members are sorted, owned by root, mode 0755/0644, all with ``mtime``; gzip
     gets no timestamp. The same entries and mtime give the same bytes. gzip,
     zstd and plain tar are written in chunks (``chunks``), copying the unchanged
-    chunks of a ``ChunkedEntries``; the layout written is returned. Other
+    chunks of a ``ChunkedEntries`` (with ``keep_times``, whatever time their
+    members carry; without it, only those dated ``mtime``, so that the bytes are
+    those of a full rewrite); the layout written is returned. Other
     compressions are written in one piece (None is returned).
     """
     if compression in CHUNKABLE:
-        return _write_chunked(fd, entries, compression, mtime)
+        return _write_chunked(fd, entries, compression, mtime, keep_times)
     options = "gzip:!timestamp" if compression == "gzip" else ""
     opened = False
     try:
@@ -359,20 +388,22 @@ def _compress(data: bytes, compression: str | None) -> bytes:
     return b"".join(out)
 
 
-def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compression: str | None, mtime: int) -> Layout:
+def _write_chunked(
+    fd: int, entries: Mapping[str, Mapping[str, bytes]], compression: str | None, mtime: int, keep_times: bool
+) -> Layout:
     chunks: list[Chunk] = []
     offset = 0
     sha256 = hashlib.sha256()
 
-    def emit(piece: bytes, names: Sequence[str]) -> None:
+    def emit(piece: bytes, names: Sequence[str], chunk_mtime: int = mtime) -> None:
         nonlocal offset
         _write_all(fd, piece)
         sha256.update(piece)
-        chunks.append(Chunk(offset, len(piece), tuple(names)))
+        chunks.append(Chunk(offset, len(piece), tuple(names), chunk_mtime))
         offset += len(piece)
 
-    planned = list(plan(entries))
-    cpus = os.cpu_count() or 1
+    planned = list(plan(entries, None if keep_times else mtime))
+    cpus = usable_cpus()
     pool = None
     if compression is not None and cpus > 1 and sum(1 for _, reuse in planned if reuse is None) >= PARALLEL_CHUNKS:
         # ctypes releases the GIL while libarchive compresses: chunks are compressed in
@@ -380,26 +411,31 @@ def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compress
         from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(cpus)
-    queue: deque[tuple[Sequence[str], bytes | Future[bytes]]] = deque()
+    queue: deque[tuple[Sequence[str], bytes | Future[bytes], int]] = deque()
 
     def flush(keep: int) -> None:  # write out, in order, all but the last ``keep`` chunks
         while len(queue) > keep:
-            names, piece = queue.popleft()
-            emit(piece if isinstance(piece, bytes) else piece.result(), names)
+            names, piece, chunk_mtime = queue.popleft()
+            emit(piece if isinstance(piece, bytes) else piece.result(), names, chunk_mtime)
 
     try:
         # one tar stream, unblocked, cut at entry boundaries: every chunk holds whole members
         with _memory_writer("pax_restricted", None) as (a, tar), _Templates(mtime) as t:
             for names, reuse in planned:
                 if reuse is not None:
-                    queue.append((names, reuse))
+                    old, piece = reuse
+                    queue.append((names, piece, old.mtime))
                 else:
                     for top in names:
                         t.add_entry(a, top, entries[top], finish=True)
                     data = b"".join(tar)
                     tar.clear()
                     queue.append(
-                        (names, pool.submit(_compress, data, compression) if pool else _compress(data, compression))
+                        (
+                            names,
+                            pool.submit(_compress, data, compression) if pool else _compress(data, compression),
+                            mtime,
+                        )
                     )
                 flush(keep=2 * cpus if pool else 0)
         flush(keep=0)
@@ -409,7 +445,15 @@ def _write_chunked(fd: int, entries: Mapping[str, Mapping[str, bytes]], compress
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    return Layout(compression, offset, tuple(chunks), sha256.hexdigest())
+    return Layout(compression, offset, tuple(chunks), sha256.hexdigest(), WRITER)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, a container's limit), at least 1."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 class _Templates:

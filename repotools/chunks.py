@@ -61,7 +61,7 @@ __all__ = [
 
 AVERAGE = 32  # entries per chunk, on average
 MAXIMUM = 4 * AVERAGE
-FORMAT = 1  # of the cached layout; bump when the chunking rule or the archive writer changes
+FORMAT = 2  # of the cached layout; bump when the chunking rule or the archive writer changes
 CHUNKABLE = frozenset({"gzip", "zstd", None})
 
 Files = dict[str, bytes]
@@ -90,6 +90,7 @@ class Chunk:
     offset: int
     length: int
     entries: tuple[str, ...]  # empty for the end-of-archive chunk
+    mtime: int = 0  # the time its members carry
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Layout:
     size: int
     chunks: tuple[Chunk, ...]
     sha256: str = ""  # of the archive file: the name it is cached under
+    writer: str = ""  # the libarchive (and compression libraries) that wrote it
 
     def to_json(self) -> dict[str, object]:
         doc: dict[str, object] = {
@@ -107,7 +109,8 @@ class Layout:
             "sha256": self.sha256,
             "compression": self.compression,
             "size": self.size,
-            "chunks": [[c.offset, c.length, list(c.entries)] for c in self.chunks],
+            "writer": self.writer,
+            "chunks": [[c.offset, c.length, list(c.entries), c.mtime] for c in self.chunks],
         }
         doc["digest"] = _digest(doc)
         return doc
@@ -129,25 +132,30 @@ class Layout:
         if doc.get("digest") != _digest({k: v for k, v in doc.items() if k != "digest"}):
             raise ValueError("damaged")
         sha256, compression, size, raw = doc["sha256"], doc["compression"], doc["size"], doc["chunks"]
-        if not isinstance(sha256, str) or not (compression is None or isinstance(compression, str)):
-            raise TypeError("sha256, compression")
+        writer = doc["writer"]
+        if not isinstance(sha256, str) or not isinstance(writer, str):
+            raise TypeError("sha256, writer")
+        if not (compression is None or isinstance(compression, str)):
+            raise TypeError("compression")
         if not isinstance(size, int) or not isinstance(raw, list) or not raw:
             raise TypeError("size, chunks")
         chunks: list[Chunk] = []
         at = 0
         last = ""
-        for offset, length, entries in raw:
+        for offset, length, entries, mtime in raw:
             if offset != at or not isinstance(length, int) or length <= 0 or not isinstance(entries, list):
                 raise ValueError("chunks do not follow each other")
+            if not isinstance(mtime, int):
+                raise TypeError("mtime")
             for name in entries:
                 if not isinstance(name, str) or name <= last:
                     raise ValueError("entry names out of order")
                 last = name
-            chunks.append(Chunk(offset, length, tuple(entries)))
+            chunks.append(Chunk(offset, length, tuple(entries), mtime))
             at += length
         if at != size or chunks[-1].entries or not all(c.entries for c in chunks[:-1]):
             raise ValueError("chunks do not add up to the file")
-        return cls(compression, size, tuple(chunks), sha256)
+        return cls(compression, size, tuple(chunks), sha256, writer)
 
 
 def _digest(doc: Mapping[str, object]) -> str:
@@ -233,12 +241,15 @@ class ChunkedEntries(MutableMapping[str, Files]):
     def __len__(self) -> int:
         return sum(1 for _ in self)
 
-    def plan(self) -> Iterator[tuple[list[str], bytes | None]]:
+    def plan(self, mtime: int | None = None) -> Iterator[tuple[list[str], Chunk | None]]:
         """``plan`` for these entries: the old cuts are kept where nothing changed, and the
         names are cut again (rule 1) only from a changed chunk to the next old cut the new
-        cutting meets, where its state is the same as the old one's."""
+        cutting meets, where its state is the same as the old one's. With ``mtime``, a chunk
+        whose members carry another time counts as changed."""
         old = self.layout.chunks[:-1]
         dirty = {self._chunk_of[n] for n in self._changed if n in self._chunk_of}
+        if mtime is not None:
+            dirty.update(i for i, c in enumerate(old) if c.mtime != mtime)
         lasts = [c.entries[-1] for c in old]
         extra: dict[int, list[str]] = {}  # names that are new, by the old chunk whose range takes them
         for name, value in self._changed.items():
@@ -251,8 +262,7 @@ class ChunkedEntries(MutableMapping[str, Files]):
         i = 0
         while i < len(old) or (i == len(old) and i in extra):
             if i < len(old) and i not in dirty:
-                c = old[i]
-                yield list(c.entries), self.data[c.offset : c.offset + c.length]
+                yield list(old[i].entries), old[i]
                 i += 1
                 continue
             current: list[str] = []
@@ -273,12 +283,19 @@ class ChunkedEntries(MutableMapping[str, Files]):
                 yield current, None
 
 
-def plan(entries: Mapping[str, Mapping[str, bytes]]) -> Iterable[tuple[list[str], bytes | None]]:
-    """The chunks of the archive that holds ``entries``: each one's entry names, and its
-    compressed bytes when an unchanged old chunk can be copied (None: write it anew)."""
-    if isinstance(entries, ChunkedEntries):
-        return entries.plan()
-    return ((names, None) for names in boundaries(sorted(entries)))
+def plan(
+    entries: Mapping[str, Mapping[str, bytes]], mtime: int | None = None
+) -> Iterable[tuple[list[str], tuple[Chunk, bytes] | None]]:
+    """The chunks of the archive that holds ``entries``: each one's entry names, and the old
+    chunk and its compressed bytes when it can be copied (None: write it anew). With
+    ``mtime``, only old chunks whose members carry that time are copied: the result is then
+    the very archive a full rewrite at ``mtime`` gives."""
+    if not isinstance(entries, ChunkedEntries):
+        return ((names, None) for names in boundaries(sorted(entries)))
+    data = entries.data
+    return (
+        (names, None if c is None else (c, data[c.offset : c.offset + c.length])) for names, c in entries.plan(mtime)
+    )
 
 
 class LayoutCache:
@@ -296,16 +313,24 @@ class LayoutCache:
     def _path(self, sha256: str) -> str:
         return os.path.join(self.directory, f"{sha256}.layout.json")
 
-    def load(self, sha256: str, compression: str | None, size: int) -> Layout | None:
+    def load(self, sha256: str, compression: str | None, size: int, writer: str) -> Layout | None:
+        """The layout stored for the archive whose SHA-256 is ``sha256``, if it was written by
+        this ``writer`` (``archive.WRITER``) with this compression and size."""
         path = self._path(sha256)
         try:
             with open(path, "rb") as f:
                 layout = Layout.from_json(json.loads(f.read()))
+        except (OSError, ValueError, RecursionError):
+            return None
+        if layout is None or (layout.sha256, layout.compression, layout.size, layout.writer) != (
+            sha256,
+            compression,
+            size,
+            writer,
+        ):
+            return None
+        with suppress(OSError):  # recently used (a layout we may read but not touch is still used)
             os.utime(path)
-        except (OSError, ValueError):
-            return None
-        if layout is None or layout.sha256 != sha256 or layout.compression != compression or layout.size != size:
-            return None
         return layout
 
     def store(self, sha256: str, layout: Layout) -> None:

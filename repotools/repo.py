@@ -15,12 +15,20 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Generator, Iterator, MutableMapping, Sequence
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .archive import compression_for, read_database, read_database_bytes, scan_package, write_database
+from .archive import (
+    WRITER,
+    compression_for,
+    read_database,
+    read_database_bytes,
+    scan_package,
+    usable_cpus,
+    write_database,
+)
 from .chunks import CHUNKABLE, ChunkedEntries, LayoutCache, default_cache
 from .database import (
     AddOptions,
@@ -133,7 +141,9 @@ def _scan_in_worker(path: str) -> ScannedPackage:
     return scan(path, _worker_verifier)
 
 
-def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None) -> Iterator[ScannedPackage]:
+def _scan_all(
+    paths: Sequence[str], jobs: int, verifier: Verifier | None = None
+) -> Generator[ScannedPackage, None, None]:
     """Scan packages (and check their signatures), in order, in worker processes when there
     are enough to pay for them; each one is yielded as soon as it is read, so the database
     is updated while the rest are still being read.
@@ -141,7 +151,7 @@ def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None)
     Threads do not help here: hashing releases the GIL, but libarchive's many
     short calls from Python then wait on it (measured slower than one thread).
     """
-    jobs = min(jobs or os.cpu_count() or 1, len(paths))
+    jobs = min(jobs or usable_cpus(), len(paths))
     if jobs <= 1 or len(paths) < PARALLEL_MIN or not hasattr(os, "fork"):
         for p in paths:
             yield scan(p, verifier)
@@ -151,8 +161,13 @@ def _scan_all(paths: Sequence[str], jobs: int, verifier: Verifier | None = None)
 
     chunk = max(1, min(64, len(paths) // (jobs * 4)))
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier,)) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier,))
+    try:
         yield from pool.map(_scan_in_worker, paths, chunksize=chunk)
+    except BaseException:  # closed early (a failure, an interrupt): do not wait for the rest
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 @contextmanager
@@ -220,7 +235,7 @@ def _read_existing(paths: DbPaths, kind: str, must_exist: bool, cache: LayoutCac
         except OSError as e:
             raise CorruptDatabase(f"Cannot read repository file '{path}': {e.strerror}.") from None
         sha256 = hashlib.sha256(data).hexdigest()
-        layout = cache.load(sha256, compression, len(data))
+        layout = cache.load(sha256, compression, len(data), WRITER)
         if layout is not None:
             return ChunkedEntries(data, layout, lambda chunk: read_database_bytes(chunk, path), path, cache.clear)
         entries = read_database_bytes(data, path)
@@ -396,9 +411,14 @@ class _FilesJob:
             os.unlink(self.tmp)
 
 
-def _mtime() -> int:
+def _fixed_time() -> int | None:
     sde = os.environ.get("SOURCE_DATE_EPOCH", "")
-    return int(sde) if sde.isdigit() else int(time.time())
+    return int(sde) if sde.isdigit() else None
+
+
+def _mtime() -> int:
+    fixed = _fixed_time()
+    return fixed if fixed is not None else int(time.time())
 
 
 def update(req: UpdateRequest, report: Report) -> Outcome:
@@ -471,8 +491,8 @@ def _apply(
         outcome = remove_packages(database, req.targets)
     else:
         verifier = req.signature_verifier(req.targets) if req.signature_verifier is not None else None
-        scanned = _scan_all(req.targets, req.jobs, verifier)
-        outcome = add_packages(database, scanned, req.options, req.check_signature)
+        with closing(_scan_all(req.targets, req.jobs, verifier)) as scanned:
+            outcome = add_packages(database, scanned, req.options, req.check_signature)
     for event in outcome.events:
         report(event)
     return database, outcome
@@ -505,7 +525,9 @@ def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int, 
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
             os.fchmod(fd, 0o644)
-            layout = write_database(fd, entries, compression, mtime)
+            # with SOURCE_DATE_EPOCH, the very bytes of a full rewrite; without it, copied
+            # chunks keep the time they were written at
+            layout = write_database(fd, entries, compression, mtime, keep_times=_fixed_time() is None)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -71,8 +71,9 @@ def _layout(sha256: str = "ab" * 32) -> Layout:
     return Layout(
         "gzip",
         30,
-        (chunks.Chunk(0, 10, ("a-1-1",)), chunks.Chunk(10, 15, ("b-1-1",)), chunks.Chunk(25, 5, ())),
+        (chunks.Chunk(0, 10, ("a-1-1",), 7), chunks.Chunk(10, 15, ("b-1-1",), 7), chunks.Chunk(25, 5, (), 7)),
         sha256,
+        "libarchive 1.0",
     )
 
 
@@ -101,6 +102,8 @@ def test_a_layout_survives_its_cached_form() -> None:
         lambda d: d["chunks"][0][2].insert(0, "zzz-1-1"),  # names out of order
         lambda d: d["chunks"][1][2].insert(0, "a-1-1"),  # a name twice
         lambda d: d.update(sha256=1),
+        lambda d: d.pop("writer"),
+        lambda d: d["chunks"][0].__setitem__(3, "7"),  # an mtime that is not a number
     ],
 )
 def test_a_layout_that_does_not_add_up_is_ignored(damage: object) -> None:
@@ -110,16 +113,17 @@ def test_a_layout_that_does_not_add_up_is_ignored(damage: object) -> None:
     assert Layout.from_json(_with_digest(doc)) is None  # and so does its content
 
 
-def test_the_cache_returns_a_layout_only_for_its_size_and_compression(tmp_path: Path) -> None:
+def test_the_cache_returns_a_layout_only_for_its_size_compression_and_writer(tmp_path: Path) -> None:
     cache = LayoutCache(str(tmp_path / "c"))
     cache.store("ab" * 32, _layout())
     cache.store("cd" * 32, _layout("ab" * 32))  # stored under another archive's name
-    assert cache.load("ab" * 32, "gzip", 30) == _layout()
-    assert cache.load("ab" * 32, "zstd", 30) is None
-    assert cache.load("ab" * 32, "gzip", 31) is None
-    assert cache.load("cd" * 32, "gzip", 30) is None
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") == _layout()
+    assert cache.load("ab" * 32, "zstd", 30, "libarchive 1.0") is None
+    assert cache.load("ab" * 32, "gzip", 31, "libarchive 1.0") is None
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.1") is None  # another libarchive or zlib
+    assert cache.load("cd" * 32, "gzip", 30, "libarchive 1.0") is None
     cache.clear()
-    assert cache.load("ab" * 32, "gzip", 30) is None
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
     assert list((tmp_path / "c").iterdir()) == []
 
 
@@ -255,7 +259,7 @@ def test_an_update_plans_the_chunks_a_full_rewrite_would_cut(
         old = {c.entries: data[c.offset : c.offset + c.length] for c in layout.chunks}
         for names, reuse in planned:
             if reuse is not None:  # a copy: an old chunk, none of whose entries changed
-                assert old[tuple(names)] == reuse
+                assert old[tuple(names)] == reuse[1] and reuse[0].entries == tuple(names)
                 assert all(final[name] == entries[name] for name in names)
         assert sorted(lazy) == sorted(final)
 
@@ -265,7 +269,7 @@ def test_a_chunk_that_does_not_hold_what_the_layout_says_is_an_error_and_drops_t
     layout = _write(path, _entries(200), "gzip")
     c = layout.chunks[0]
     wrong = Layout(
-        layout.compression, layout.size, (chunks.Chunk(c.offset, c.length, ("other-1-1",)), *layout.chunks[1:])
+        layout.compression, layout.size, (chunks.Chunk(c.offset, c.length, ("other-1-1",), c.mtime), *layout.chunks[1:])
     )
     dropped: list[bool] = []
     lazy = ChunkedEntries(
@@ -425,3 +429,69 @@ def test_pacman_repo_add_updates_a_chunked_database_and_we_update_its_output(
         assert sorted(entries) == sorted(f"p{i:03d}-1.0-1" for i in range(100))
     _run(db, "p000", remove=True)  # and updated through its new layout
     assert "p000-1.0-1" not in read_database(str(db))
+
+
+# --- times, and what the review of the chunked writer found ------------------------------------------------
+
+
+def _member_times(path: Path) -> dict[str, int]:
+    with libarchive.file_reader(str(path)) as archive:
+        return {e.pathname: int(e.mtime) for e in archive}
+
+
+def test_with_another_source_date_epoch_an_update_is_a_full_rewrite_at_that_time(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".gz", 120)
+    db = a / "r.db.tar.gz"
+    _run(db, *pkgs[:119])
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "2000000000")
+    _run(db, pkgs[119])
+    assert set(_member_times(db).values()) == {2000000000}
+    ref = tmp_path / "ref.db.tar.gz"
+    monkeypatch.setattr("test_chunks.SDE", 2000000000)  # the time _write gives
+    _write(ref, read_database(str(db)), "gzip")
+    assert ref.read_bytes() == db.read_bytes()
+
+
+def test_without_source_date_epoch_copied_chunks_keep_the_time_they_were_written_at(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    db = a / "r.db.tar.gz"
+    _run(db, *pkgs[:299])
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    _run(db, pkgs[299])
+    times = _member_times(db)
+    assert times["p000-1.0-1/desc"] == SDE  # in a chunk that was copied
+    assert times["p299-1.0-1/desc"] > SDE  # in the chunk that was written now
+
+
+def test_a_layout_nested_beyond_what_json_can_read_is_ignored(tmp_path: Path) -> None:
+    cache = LayoutCache(str(tmp_path))
+    (tmp_path / f"{'ab' * 32}.layout.json").write_text("[" * 200_000)
+    assert cache.load("ab" * 32, "gzip", 30, "x") is None
+
+
+def test_a_package_claiming_a_huge_pkginfo_is_not_a_package(tmp_path: Path) -> None:
+    import tarfile
+
+    from repotools.repo import scan
+
+    info = tarfile.TarInfo(".PKGINFO")
+    info.size = 2**44
+    path = tmp_path / "big.pkg.tar"
+    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"pkgname = x\n".ljust(512, b"\0") + b"\0" * 1024)
+    scanned = scan(str(path))
+    assert str(scanned.error) == f"'{path}' is not a package file (its .PKGINFO claims {2**44} bytes)."
+
+
+def test_a_database_member_claiming_a_huge_size_is_a_corrupt_database(tmp_path: Path) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo("foo-1-1/desc")
+    info.size = 2**40
+    path = tmp_path / "r.db.tar"
+    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * 2048)
+    with pytest.raises(CorruptDatabase, match=r"member 'foo-1-1/desc' claims 1099511627776 bytes"):
+        read_database(str(path))

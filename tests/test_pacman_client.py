@@ -357,6 +357,7 @@ def test_pacman_syncs_and_upgrades_from_a_database_updated_chunk_by_chunk(
     frames) of the old one: pacman reads the result as one database, db and files alike."""
     from test_cli import build_package
 
+    from repotools.archive import WRITER
     from repotools.chunks import LayoutCache
 
     repo = tmp_path / "repo"
@@ -384,7 +385,8 @@ def test_pacman_syncs_and_upgrades_from_a_database_updated_chunk_by_chunk(
     for kind in ("db", "files"):
         current = repo / db_name.replace(".db.", f".{kind}.")
         data = current.read_bytes()
-        layout = cache.load(hashlib.sha256(data).hexdigest(), "gzip" if db_name.endswith(".gz") else "zstd", len(data))
+        compression = "gzip" if db_name.endswith(".gz") else "zstd"
+        layout = cache.load(hashlib.sha256(data).hexdigest(), compression, len(data), WRITER)
         assert layout is not None and len(layout.chunks) > 5, kind
         before = Path(str(current) + ".old").read_bytes()
         copied = [c for c in layout.chunks[:-1] if data[c.offset : c.offset + c.length] in before]

@@ -415,3 +415,54 @@ def test_no_verifier_when_nothing_is_checked(repo: Path, keys: KeyFactory) -> No
     assert gate.verifier([str(unsigned)]) is None  # no .sig: the keyring is not even read
     assert SignatureGate.build(str(keys.keyring_home), parse_siglevel("Never").package).verifier([str(unsigned)]) is None
     assert SignatureGate.build(None, None).verifier([str(signed(repo, keys, "b", "alice"))]) is None
+
+
+def test_a_keyring_that_cannot_be_read_fails_only_the_packages_that_are_checked(repo: Path, keys: KeyFactory) -> None:
+    from repotools.database import AddOptions
+    from repotools.errors import KeyringError
+    from repotools.repo import UpdateRequest, update
+
+    pkg = signed(repo, keys, "a", "alice")
+    db = repo / DB
+    update(UpdateRequest(db_path=str(db), targets=[str(pkg)]), lambda e: None)
+
+    def unreadable(home: str) -> object:
+        raise KeyringError(f"Cannot read package keyring '{home}': gpg --list-keys failed.")
+
+    gate = SignatureGate.build(str(keys.keyring_home), parse_siglevel("Required").package, load=unreadable)  # type: ignore[arg-type]
+    assert gate.verifier([str(pkg)]) is None
+    # -n skips the package already there: its signature is never checked, so the keyring is not needed
+    request = UpdateRequest(
+        db_path=str(db),
+        targets=[str(pkg)],
+        options=AddOptions(only_new=True),
+        check_signature=gate,
+        signature_verifier=gate.verifier,
+    )
+    outcome = update(request, lambda e: None)
+    assert outcome.skipped == ["a-1.0-1"] and not outcome.failed
+
+
+def test_closing_the_scan_early_leaves_the_packages_not_yet_started(repo: Path) -> None:
+    import time
+
+    from repotools.repo import _scan_all
+
+    pkgs = [build_package(repo, f"p{i:03d}") for i in range(200)]
+    for p in pkgs:
+        Path(str(p) + ".sig").write_bytes(b"\x88not checked here")
+    marks = repo / "marks"
+    marks.mkdir()
+
+    def slow(path: str, sig: bytes, identity: tuple[int, ...]) -> None:
+        (marks / os.path.basename(path)).touch()
+        time.sleep(0.02)
+
+    scanned = _scan_all([str(p) for p in pkgs], 2, slow)  # type: ignore[arg-type]
+    assert next(scanned).path == str(pkgs[0])
+    scanned.close()  # what add_packages' caller does when it fails
+    seen = -1
+    while seen != len(list(marks.iterdir())):  # the tasks already started run to their end
+        seen = len(list(marks.iterdir()))
+        time.sleep(0.5)
+    assert seen < len(pkgs)
