@@ -159,6 +159,8 @@ def scan_package(path: str) -> PackageScan:
     except OSError as e:
         raise NotAPackage(path, e.strerror or str(e)) from None
     if pkginfo is None:
+        if b"./.PKGINFO" in members:  # pacman's repo-add takes it, and libalpm then cannot install it
+            raise NotAPackage(path, "its .PKGINFO is named './.PKGINFO', which pacman cannot read")
         raise NotAPackage(path, "no .PKGINFO in it")
     return PackageScan(
         pkginfo=pkginfo,

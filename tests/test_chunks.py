@@ -471,27 +471,3 @@ def test_a_layout_nested_beyond_what_json_can_read_is_ignored(tmp_path: Path) ->
     cache = LayoutCache(str(tmp_path))
     (tmp_path / f"{'ab' * 32}.layout.json").write_text("[" * 200_000)
     assert cache.load("ab" * 32, "gzip", 30, "x") is None
-
-
-def test_a_package_claiming_a_huge_pkginfo_is_not_a_package(tmp_path: Path) -> None:
-    import tarfile
-
-    from repotools.repo import scan
-
-    info = tarfile.TarInfo(".PKGINFO")
-    info.size = 2**44
-    path = tmp_path / "big.pkg.tar"
-    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"pkgname = x\n".ljust(512, b"\0") + b"\0" * 1024)
-    scanned = scan(str(path))
-    assert str(scanned.error) == f"'{path}' is not a package file (its .PKGINFO claims {2**44} bytes)."
-
-
-def test_a_database_member_claiming_a_huge_size_is_a_corrupt_database(tmp_path: Path) -> None:
-    import tarfile
-
-    info = tarfile.TarInfo("foo-1-1/desc")
-    info.size = 2**40
-    path = tmp_path / "r.db.tar"
-    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * 2048)
-    with pytest.raises(CorruptDatabase, match=r"member 'foo-1-1/desc' claims 1099511627776 bytes"):
-        read_database(str(path))

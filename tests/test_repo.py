@@ -17,6 +17,7 @@ from pathlib import Path
 import libarchive
 import pytest
 
+from repotools.archive import read_database
 from repotools.database import AddOptions, Level, Outcome
 from repotools.desc import parse_desc
 from repotools.errors import (
@@ -669,3 +670,36 @@ def test_a_directory_is_not_a_package(repo: Path) -> None:
 def test_scan_reports_a_package_without_pkginfo(repo: Path) -> None:
     pkg = write_archive(repo / "x.pkg.tar.zst", [(b"usr/", 0o040000, b"")])
     assert str(scan(str(pkg)).error) == f"'{pkg}' is not a package file (no .PKGINFO in it)."
+
+
+# --- sizes a package or a database declares, and names pacman cannot read --------------------------
+
+
+def test_a_package_claiming_a_huge_pkginfo_is_not_a_package(tmp_path: Path) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo(".PKGINFO")
+    info.size = 2**44
+    path = tmp_path / "big.pkg.tar"
+    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"pkgname = x\n".ljust(512, b"\0") + b"\0" * 1024)
+    scanned = scan(str(path))
+    assert str(scanned.error) == f"'{path}' is not a package file (its .PKGINFO claims {2**44} bytes)."
+
+
+def test_a_database_member_claiming_a_huge_size_is_a_corrupt_database(tmp_path: Path) -> None:
+    import tarfile
+
+    info = tarfile.TarInfo("foo-1-1/desc")
+    info.size = 2**40
+    path = tmp_path / "r.db.tar"
+    path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * 2048)
+    with pytest.raises(CorruptDatabase, match=r"member 'foo-1-1/desc' claims 1099511627776 bytes"):
+        read_database(str(path))
+
+
+def test_a_package_whose_pkginfo_is_named_dot_slash_is_refused_with_the_reason(tmp_path: Path) -> None:
+    info = b"pkgname = dotted\npkgver = 1.0-1\narch = x86_64\n"
+    path = write_archive(tmp_path / "dotted-1.0-1-x86_64.pkg.tar.zst", [(b"./.PKGINFO", 0o100000, info)])
+    assert str(scan(str(path)).error) == (
+        f"'{path}' is not a package file (its .PKGINFO is named './.PKGINFO', which pacman cannot read)."
+    )
