@@ -161,6 +161,12 @@ def _escape_char(ch: str) -> bytes:
     return ch.encode("utf-8")
 
 
+_PLAIN_LINES = re.compile(rb"[ -\[\]-~\n]*")
+
+
 def files_list(member_names: Iterable[bytes]) -> list[bytes]:
     """Package member names as repo-add lists them: no dot-files, escaped, ``sort -u``."""
-    return sorted({bsdtar_list_name(n) for n in member_names if not n.startswith(b".")})
+    names = [n for n in member_names if not n.startswith(b".")]
+    if _PLAIN_LINES.fullmatch(b"\n".join(names)):  # no name holds a newline or anything to escape
+        return sorted(set(names))
+    return sorted({bsdtar_list_name(n) for n in names})

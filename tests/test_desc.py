@@ -319,3 +319,8 @@ def test_an_escaped_name_never_breaks_the_one_path_a_line_format() -> None:
         escaped = bsdtar_list_name(b"usr/" + bytes([b]))
         assert b"\n" not in escaped
         assert b"\r" not in escaped
+
+
+@given(st.lists(st.binary(max_size=6).map(lambda b: b"usr/" + b), max_size=12))
+def test_files_list_takes_plain_names_as_they_are_and_escapes_the_others_one_by_one(names: list[bytes]) -> None:
+    assert files_list(names) == sorted({bsdtar_list_name(n) for n in names})
