@@ -302,7 +302,9 @@ class LayoutCache:
     """Layouts of the archives repotools wrote, one JSON file each, named by the archive's SHA-256.
 
     Only a speed-up: every failure to read or write it is ignored, and a layout
-    is used only for a file whose SHA-256 it was stored under (rule 2).
+    is used only for a file whose SHA-256 it was stored under (rule 2). A layout
+    decides which bytes are copied into the next database, so it is trusted only
+    from a directory and a file that this user owns and no one else may write.
     """
 
     KEEP = 64  # layouts kept; the least recently used go first
@@ -318,7 +320,11 @@ class LayoutCache:
         this ``writer`` (``archive.WRITER``) with this compression and size."""
         path = self._path(sha256)
         try:
+            if not _private(os.stat(self.directory)):
+                return None
             with open(path, "rb") as f:
+                if not _private(os.fstat(f.fileno())):
+                    return None
                 layout = Layout.from_json(json.loads(f.read()))
         except (OSError, ValueError, RecursionError):
             return None
@@ -336,6 +342,8 @@ class LayoutCache:
     def store(self, sha256: str, layout: Layout) -> None:
         with suppress(OSError):
             os.makedirs(self.directory, mode=0o700, exist_ok=True)
+            if not _private(os.stat(self.directory)):
+                return
             fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.directory)
             try:
                 with os.fdopen(fd, "w") as f:
@@ -361,6 +369,11 @@ class LayoutCache:
         for _, path in sorted(found)[: -self.KEEP]:
             with suppress(OSError):
                 os.unlink(path)
+
+
+def _private(st: os.stat_result) -> bool:
+    """Owned by this user, and writable by no one else."""
+    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
 
 
 def default_cache(environ: Mapping[str, str] = os.environ) -> LayoutCache | None:

@@ -471,3 +471,18 @@ def test_a_layout_nested_beyond_what_json_can_read_is_ignored(tmp_path: Path) ->
     cache = LayoutCache(str(tmp_path))
     (tmp_path / f"{'ab' * 32}.layout.json").write_text("[" * 200_000)
     assert cache.load("ab" * 32, "gzip", 30, "x") is None
+
+
+def test_layouts_are_trusted_only_from_a_directory_and_files_no_one_else_may_write(tmp_path: Path) -> None:
+    cache = LayoutCache(str(tmp_path / "c"))
+    cache.store("ab" * 32, _layout())
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") == _layout()
+    (tmp_path / "c").chmod(0o777)  # a shared directory: anyone could plant a layout
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
+    cache.store("cd" * 32, _layout("cd" * 32))
+    assert not (tmp_path / "c" / f"{'cd' * 32}.layout.json").exists()
+    (tmp_path / "c").chmod(0o700)
+    (tmp_path / "c" / f"{'ab' * 32}.layout.json").chmod(0o666)
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
+    (tmp_path / "c" / f"{'ab' * 32}.layout.json").chmod(0o600)
+    assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") == _layout()
