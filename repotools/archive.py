@@ -71,6 +71,7 @@ __all__ = [
     "read_database_bytes",
     "scan_package",
     "usable_cpus",
+    "write_all",
     "write_database",
 ]
 
@@ -310,10 +311,11 @@ def write_database(
     """
     if compression in CHUNKABLE:
         return _write_chunked(fd, entries, compression, mtime, keep_times)
-    options = "gzip:!timestamp" if compression == "gzip" else ""
     opened = False
     try:
-        with libarchive.fd_writer(fd, "pax_restricted", filter_name=compression, options=options) as archive:
+        with libarchive.fd_writer(
+            fd, "pax_restricted", filter_name=compression, options=_filter_options(compression)
+        ) as archive:
             opened = True
             a = archive._pointer
             with _Templates(mtime) as t:
@@ -337,7 +339,13 @@ def _write_error(e: ArchiveError) -> OSError:
     return OSError(code or errno.EIO, os.strerror(code) if code else _archive_message(e))
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _filter_options(compression: str | None) -> str:
+    """libarchive's options for a write filter: gzip without the timestamp in its header."""
+    return "gzip:!timestamp" if compression == "gzip" else ""
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (a file or a pipe), however many calls it takes."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
@@ -358,8 +366,9 @@ def _memory_writer(format_name: str, compression: str | None) -> Iterator[tuple[
         ffi.get_write_format_function(format_name)(a)
         if compression:
             ffi.get_write_filter_function(compression)(a)
-            if compression == "gzip":
-                ffi.write_set_options(a, b"gzip:!timestamp")
+            options = _filter_options(compression)
+            if options:
+                ffi.write_set_options(a, options.encode())
         ffi.write_set_bytes_in_last_block(a, 1)
         ffi.write_set_bytes_per_block(a, 0)
         ffi.write_open(a, None, ffi.NO_OPEN_CB, callback, ffi.NO_CLOSE_CB)
@@ -399,7 +408,7 @@ def _write_chunked(
 
     def emit(piece: bytes, names: Sequence[str], chunk_mtime: int = mtime) -> None:
         nonlocal offset
-        _write_all(fd, piece)
+        write_all(fd, piece)
         sha256.update(piece)
         chunks.append(Chunk(offset, len(piece), tuple(names), chunk_mtime))
         offset += len(piece)

@@ -71,13 +71,18 @@ def _ends_chunk(name: str) -> bool:
     return zlib.crc32(name.encode("utf-8", "surrogateescape")) % AVERAGE == 0
 
 
+def _cut_after(chunk: Sequence[str]) -> bool:
+    """Rule 1: whether the chunk being made, ``chunk``, ends with its last name."""
+    return len(chunk) >= MAXIMUM or _ends_chunk(chunk[-1])
+
+
 def boundaries(names: Sequence[str]) -> list[list[str]]:
     """Cut sorted entry names into chunks (rule 1)."""
     chunks: list[list[str]] = []
     current: list[str] = []
     for name in names:
         current.append(name)
-        if len(current) >= MAXIMUM or _ends_chunk(name):
+        if _cut_after(current):
             chunks.append(current)
             current = []
     if current:
@@ -167,8 +172,8 @@ class ChunkedEntries(MutableMapping[str, Files]):
     """A database archive's entries, read chunk by chunk as they are needed (rule 3).
 
     ``read_chunk`` turns the bytes of one chunk into its entries. Changes are
-    kept apart from the archive: ``clean_chunks`` are the old chunks none of whose
-    entries was changed, read or not.
+    kept apart from the archive, so ``plan`` can tell the old chunks none of
+    whose entries was changed, read or not.
     """
 
     def __init__(
@@ -188,10 +193,14 @@ class ChunkedEntries(MutableMapping[str, Files]):
         self._loaded: dict[int, dict[str, Files]] = {}
         self._changed: dict[str, Files | None] = {}  # None: deleted
 
+    def chunk_bytes(self, c: Chunk) -> bytes:
+        """The compressed bytes of one chunk of the old archive."""
+        return self.data[c.offset : c.offset + c.length]
+
     def _load(self, i: int) -> dict[str, Files]:
         if i not in self._loaded:
             c = self.layout.chunks[i]
-            entries = self._read_chunk(self.data[c.offset : c.offset + c.length])
+            entries = self._read_chunk(self.chunk_bytes(c))
             if sorted(entries) != list(c.entries):
                 self._on_mismatch()
                 raise CorruptDatabase(
@@ -271,7 +280,7 @@ class ChunkedEntries(MutableMapping[str, Files]):
                 names += extra.get(i, ())
                 for name in sorted(names):
                     current.append(name)
-                    if len(current) >= MAXIMUM or _ends_chunk(name):
+                    if _cut_after(current):
                         yield current, None
                         current = []
                 i += 1
@@ -292,10 +301,7 @@ def plan(
     the very archive a full rewrite at ``mtime`` gives."""
     if not isinstance(entries, ChunkedEntries):
         return ((names, None) for names in boundaries(sorted(entries)))
-    data = entries.data
-    return (
-        (names, None if c is None else (c, data[c.offset : c.offset + c.length])) for names, c in entries.plan(mtime)
-    )
+    return ((names, None if c is None else (c, entries.chunk_bytes(c))) for names, c in entries.plan(mtime))
 
 
 class LayoutCache:

@@ -27,6 +27,7 @@ from .archive import (
     read_database_bytes,
     scan_package,
     usable_cpus,
+    write_all,
     write_database,
 )
 from .chunks import CHUNKABLE, ChunkedEntries, LayoutCache, default_cache
@@ -303,12 +304,6 @@ def _read_pipe(fd: int) -> bytes:
         chunks.append(chunk)
 
 
-def _write_pipe(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
 class _FilesJob:
     """The ``files`` database, read, updated and written in a forked process.
 
@@ -335,7 +330,7 @@ class _FilesJob:
                 os.close(self._delta_w)
                 os.close(self._result_r)
                 result = self._child(to_child)
-                _write_pipe(from_child, pickle.dumps(result))
+                write_all(from_child, pickle.dumps(result))
                 status = 0
             finally:
                 os._exit(status)
@@ -368,7 +363,7 @@ class _FilesJob:
             return
         try:
             with suppress(BrokenPipeError):
-                _write_pipe(self._delta_w, pickle.dumps(ops))
+                write_all(self._delta_w, pickle.dumps(ops))
         finally:
             os.close(self._delta_w)
             self._delta_w = -1

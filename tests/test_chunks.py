@@ -291,7 +291,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def _repo(tmp_path: Path, name: str, ext: str, n: int) -> tuple[Path, list[Path]]:
+def _repo(tmp_path: Path, name: str, n: int) -> tuple[Path, list[Path]]:
     d = tmp_path / name
     d.mkdir()
     pkgs = [build_package(d, f"p{i:03d}") for i in range(n)]
@@ -306,7 +306,7 @@ def _run(db: Path, *targets: Path | str, remove: bool = False) -> None:
 def test_updates_through_the_cache_write_what_a_full_rewrite_writes(
     tmp_path: Path, cache_dir: Path, ext: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, pkgs = _repo(tmp_path, "a", ext, 120)
+    a, pkgs = _repo(tmp_path, "a", 120)
     db = a / f"r.db.tar{ext}"
     _run(db, *pkgs)
     assert len(list(cache_dir.iterdir())) == 2  # db and files
@@ -329,7 +329,7 @@ def test_updates_through_the_cache_write_what_a_full_rewrite_writes(
 
 
 def test_a_database_changed_behind_our_back_is_read_in_full(tmp_path: Path, cache_dir: Path) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".gz", 60)
+    a, pkgs = _repo(tmp_path, "a", 60)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs[:50])
     # another tool rewrites it (one gzip member, other bytes): its layout no longer applies
@@ -352,7 +352,7 @@ def _shift_first_boundary(cache_dir: Path, fix_digest: bool) -> None:
 
 
 def test_a_damaged_layout_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    a, pkgs = _repo(tmp_path, "a", 300)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs)
     _shift_first_boundary(cache_dir, fix_digest=False)
@@ -363,7 +363,7 @@ def test_a_damaged_layout_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
 def test_a_layout_that_names_other_entries_than_a_chunk_read_is_an_error_and_is_dropped(
     tmp_path: Path, cache_dir: Path
 ) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    a, pkgs = _repo(tmp_path, "a", 300)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs)
     _shift_first_boundary(cache_dir, fix_digest=True)  # as a bug in repotools would write it
@@ -379,7 +379,7 @@ def test_without_a_writable_cache_everything_still_works(tmp_path: Path, cache_d
     cache_dir.mkdir()
     cache_dir.chmod(0o500)
     try:
-        a, pkgs = _repo(tmp_path, "a", ".zst", 40)
+        a, pkgs = _repo(tmp_path, "a", 40)
         db = a / "r.db.tar.zst"
         _run(db, *pkgs[:30])
         _run(db, *pkgs[30:])
@@ -389,7 +389,7 @@ def test_without_a_writable_cache_everything_still_works(tmp_path: Path, cache_d
 
 
 def test_other_compressions_are_written_in_one_piece(tmp_path: Path, cache_dir: Path) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".xz", 40)
+    a, pkgs = _repo(tmp_path, "a", 40)
     _run(a / "r.db.tar.xz", *pkgs)
     assert not cache_dir.exists() or not list(cache_dir.iterdir())
     out = subprocess.run(["xz", "-l", str(a / "r.db.tar.xz")], capture_output=True, text=True, check=True).stdout
@@ -417,7 +417,7 @@ def test_pacman_repo_add_updates_a_chunked_database_and_we_update_its_output(
     """A maintainer may go back to pacman's repo-add, and forth again."""
     from helpers import REF_REPO_ADD, run_tool, tool_env
 
-    a, pkgs = _repo(tmp_path, "a", ext, 100)
+    a, pkgs = _repo(tmp_path, "a", 100)
     db = a / f"r.db.tar{ext}"
     _run(db, *pkgs[:90])
     theirs = run_tool([REF_REPO_ADD, db.name, *(p.name for p in pkgs[90:95])], a, tool_env())
@@ -442,7 +442,7 @@ def _member_times(path: Path) -> dict[str, int]:
 def test_with_another_source_date_epoch_an_update_is_a_full_rewrite_at_that_time(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".gz", 120)
+    a, pkgs = _repo(tmp_path, "a", 120)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs[:119])
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "2000000000")
@@ -457,7 +457,7 @@ def test_with_another_source_date_epoch_an_update_is_a_full_rewrite_at_that_time
 def test_without_source_date_epoch_copied_chunks_keep_the_time_they_were_written_at(
     tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, pkgs = _repo(tmp_path, "a", ".gz", 300)
+    a, pkgs = _repo(tmp_path, "a", 300)
     db = a / "r.db.tar.gz"
     _run(db, *pkgs[:299])
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
