@@ -9,11 +9,12 @@
 # package is missing, pip only when pyproject.toml changed since the last
 # install. Non-interactive: works as root with no terminal and no stdin (CI).
 #
-# Environment: PYTHON (default: python3 on PATH), REPOTOOLS_VENV (default: .venv).
+# Environment: PYTHON (default: Debian's /usr/bin/python3 when it is 3.11 or newer,
+# else python3 on PATH), REPOTOOLS_VENV (default: .venv).
 set -euo pipefail
 
 usage() {
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 DEMO=0
@@ -31,6 +32,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$TOP"
 
 export DEBIAN_FRONTEND=noninteractive
+PYTHON_GIVEN=${PYTHON:-}
 PYTHON=${PYTHON:-python3}
 VENV=${REPOTOOLS_VENV:-.venv}
 [[ $VENV == /* ]] || VENV="$TOP/$VENV"
@@ -66,8 +68,22 @@ python_ok() { # $1 is a Python >= 3.11
 	"$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
 
-can_make_venv() { # `python3 -m venv` works: Debian's python3 needs python3-venv for ensurepip
-	command -v "$PYTHON" >/dev/null && "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null
+can_make_venv() { # `$1 -m venv` works: Debian's python3 needs python3-venv for ensurepip
+	command -v "$1" >/dev/null && "$1" -c 'import ensurepip, venv' 2>/dev/null
+}
+
+choose_python() {
+	# Debian's own python3 first: it is built with profile-guided optimization, and starts
+	# and imports repotools' dependencies about 20 % faster than an unoptimized build (such
+	# as pyenv's default) - most of what a one-package repo-add costs
+	[[ -n $PYTHON_GIVEN ]] && return
+	if python_ok /usr/bin/python3 && can_make_venv /usr/bin/python3; then
+		PYTHON=/usr/bin/python3
+	fi
+}
+
+real_python() { # the interpreter that $1 runs, links resolved (a venv's: its base)
+	"$1" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))' 2>/dev/null
 }
 
 # --- Debian packages -------------------------------------------------------
@@ -77,7 +93,9 @@ install_debian_packages() {
 		return
 	fi
 	local wanted=("${APT_PACKAGES[@]}") missing=() pkg
-	if ! can_make_venv; then
+	if [[ -n $PYTHON_GIVEN ]] && ! can_make_venv "$PYTHON"; then
+		wanted+=(python3-venv)
+	elif [[ -z $PYTHON_GIVEN ]] && ! can_make_venv /usr/bin/python3 && ! can_make_venv python3; then
 		wanted+=(python3-venv)
 	fi
 	for pkg in "${wanted[@]}"; do
@@ -96,22 +114,26 @@ install_debian_packages() {
 setup_venv() {
 	command -v "$PYTHON" >/dev/null || die "No '$PYTHON' on PATH (set PYTHON=/path/to/python3.11+)."
 	python_ok "$PYTHON" || die "$PYTHON is $("$PYTHON" -V 2>&1); repotools needs Python 3.11 or newer."
-	if [[ -x $VENV/bin/python ]] && python_ok "$VENV/bin/python" && "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
-		say "Virtual environment $VENV: present."
+	if [[ -x $VENV/bin/python ]] && python_ok "$VENV/bin/python" && "$VENV/bin/python" -m pip --version >/dev/null 2>&1 \
+		&& [[ $(real_python "$VENV/bin/python") == "$(real_python "$PYTHON")" ]]; then
+		say "Virtual environment $VENV: present ($("$VENV/bin/python" -V 2>&1), from $PYTHON)."
 	else
-		can_make_venv || die "$PYTHON cannot create a virtual environment (on Debian: apt-get install python3-venv)."
+		can_make_venv "$PYTHON" || die "$PYTHON cannot create a virtual environment (on Debian: apt-get install python3-venv)."
 		say "Creating the virtual environment $VENV"
 		"$PYTHON" -m venv --clear "$VENV"
 	fi
 
 	local stamp="$VENV/.repotools-install" want
-	want="$(sha256sum pyproject.toml | cut -d' ' -f1) $TOP"
+	want="$(sha256sum pyproject.toml | cut -d' ' -f1) $TOP compat"
 	if [[ -f $stamp && $(cat "$stamp") == "$want" ]] && installed_here; then
 		say "repotools: installed in $VENV (editable, with test dependencies)."
 		return
 	fi
 	say "Installing repotools and its test dependencies into $VENV (pip install -e '.[test]')"
-	"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]' </dev/null
+	# editable_mode=compat: a plain path in a .pth file; setuptools' default editable
+	# finder imports pathlib and more at every interpreter start (about 10 ms a run)
+	"$VENV/bin/python" -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat \
+		-e '.[test]' </dev/null
 	installed_here || die "pip finished but $VENV does not run repotools from $TOP."
 	printf '%s\n' "$want" >"$stamp"
 }
@@ -132,6 +154,7 @@ compile_bytecode() { # what pip does for installed packages, and editable instal
 if (( APT )); then
 	install_debian_packages
 fi
+choose_python
 setup_venv
 compile_bytecode
 say "Ready: $VENV/bin/repo-add, $VENV/bin/repo-remove, $VENV/bin/repotools"
