@@ -61,7 +61,7 @@ __all__ = [
 
 AVERAGE = 32  # entries per chunk, on average
 MAXIMUM = 4 * AVERAGE
-FORMAT = 2  # of the cached layout; bump when the chunking rule or the archive writer changes
+FORMAT = 3  # of the cached layout; bump when it, the chunking rule or the archive writer changes
 CHUNKABLE = frozenset({"gzip", "zstd", None})
 
 Files = dict[str, bytes]
@@ -109,7 +109,7 @@ class Layout:
     writer: str = ""  # the libarchive (and compression libraries) that wrote it
 
     def to_json(self) -> dict[str, object]:
-        doc: dict[str, object] = {
+        return {
             "format": FORMAT,
             "sha256": self.sha256,
             "compression": self.compression,
@@ -117,14 +117,28 @@ class Layout:
             "writer": self.writer,
             "chunks": [[c.offset, c.length, list(c.entries), c.mtime] for c in self.chunks],
         }
-        doc["digest"] = _digest(doc)
-        return doc
+
+    def encode(self) -> bytes:
+        """The cached form: the SHA-256 of the JSON text, a newline, the JSON text."""
+        return encode_json(self.to_json())
+
+    @classmethod
+    def decode(cls, data: bytes) -> Layout | None:
+        """A layout from its cached form, or None when it is damaged (its checksum fails) or
+        is not one this version wrote (see ``from_json``)."""
+        digest, _, body = data.partition(b"\n")
+        if digest != hashlib.sha256(body).hexdigest().encode():
+            return None
+        try:
+            return cls.from_json(json.loads(body))
+        except (ValueError, RecursionError):
+            return None
 
     @classmethod
     def from_json(cls, doc: object) -> Layout | None:
-        """A layout from its cached form, or None when it is not one this version wrote, intact:
-        its checksum holds, its chunks follow each other to the end of the file, the entry
-        names are in order and only the last chunk has none."""
+        """A layout from its JSON document, or None when it is not one this version wrote,
+        whole: its chunks follow each other to the end of the file, the entry names are in
+        order and only the last chunk has none."""
         try:
             return cls._from_json(doc)
         except (KeyError, TypeError, ValueError):
@@ -134,8 +148,6 @@ class Layout:
     def _from_json(cls, doc: object) -> Layout:
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
             raise ValueError("not a layout of this format")
-        if doc.get("digest") != _digest({k: v for k, v in doc.items() if k != "digest"}):
-            raise ValueError("damaged")
         sha256, compression, size, raw = doc["sha256"], doc["compression"], doc["size"], doc["chunks"]
         writer = doc["writer"]
         if not isinstance(sha256, str) or not isinstance(writer, str):
@@ -163,9 +175,11 @@ class Layout:
         return cls(compression, size, tuple(chunks), sha256, writer)
 
 
-def _digest(doc: Mapping[str, object]) -> str:
-    """A checksum of a cached layout: a damaged file is no layout (it does not prove who wrote it)."""
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def encode_json(doc: Mapping[str, object]) -> bytes:
+    """A layout document as cached: a damaged file fails its checksum, and is no layout (the
+    checksum does not prove who wrote it: the cache directory's ownership does)."""
+    body = json.dumps(doc, separators=(",", ":")).encode()  # ASCII: names that are not UTF-8 survive
+    return hashlib.sha256(body).hexdigest().encode() + b"\n" + body
 
 
 class ChunkedEntries(MutableMapping[str, Files]):
@@ -319,7 +333,7 @@ class LayoutCache:
         self.directory = directory
 
     def _path(self, sha256: str) -> str:
-        return os.path.join(self.directory, f"{sha256}.layout.json")
+        return os.path.join(self.directory, f"{sha256}.layout")
 
     def load(self, sha256: str, compression: str | None, size: int, writer: str) -> Layout | None:
         """The layout stored for the archive whose SHA-256 is ``sha256``, if it was written by
@@ -331,8 +345,8 @@ class LayoutCache:
             with open(path, "rb") as f:
                 if not _private(os.fstat(f.fileno())):
                     return None
-                layout = Layout.from_json(json.loads(f.read()))
-        except (OSError, ValueError, RecursionError):
+                layout = Layout.decode(f.read())
+        except OSError:
             return None
         if layout is None or (layout.sha256, layout.compression, layout.size, layout.writer) != (
             sha256,
@@ -352,8 +366,8 @@ class LayoutCache:
                 return
             fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.directory)
             try:
-                with os.fdopen(fd, "w") as f:
-                    f.write(json.dumps(layout.to_json(), separators=(",", ":")))
+                with os.fdopen(fd, "wb") as f:
+                    f.write(layout.encode())
                 os.replace(tmp, self._path(sha256))
             except BaseException:
                 with suppress(OSError):
@@ -365,14 +379,16 @@ class LayoutCache:
         """Drop every layout: one found wrong makes them all suspect."""
         with suppress(OSError), os.scandir(self.directory) as it:
             for e in it:
-                if e.name.endswith(".layout.json"):
+                if e.name.endswith(".layout"):
                     with suppress(OSError):
                         os.unlink(e.path)
 
     def _prune(self) -> None:
         with os.scandir(self.directory) as it:
-            found = [(e.stat().st_mtime, e.path) for e in it if e.name.endswith(".layout.json")]
-        for _, path in sorted(found)[: -self.KEEP]:
+            entries = list(it)
+        found = [(e.stat().st_mtime, e.path) for e in entries if e.name.endswith(".layout")]
+        stale = [e.path for e in entries if e.name.endswith(".layout.json")]  # format 2, repotools 0.1.0
+        for path in [p for _, p in sorted(found)[: -self.KEEP]] + stale:
             with suppress(OSError):
                 os.unlink(path)
 

@@ -9,6 +9,7 @@ unwritable.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -77,14 +78,22 @@ def _layout(sha256: str = "ab" * 32) -> Layout:
     )
 
 
-def _with_digest(doc: dict[str, object]) -> dict[str, object]:
-    doc.pop("digest", None)
-    doc["digest"] = chunks._digest(doc)
-    return doc
-
-
 def test_a_layout_survives_its_cached_form() -> None:
-    assert Layout.from_json(json.loads(json.dumps(_layout().to_json()))) == _layout()
+    assert Layout.decode(_layout().encode()) == _layout()
+    odd = Layout("gzip", 10, (chunks.Chunk(0, 5, ("caf\udce9-1-1", "é-1-1"), 7), chunks.Chunk(5, 5, (), 7)))
+    assert Layout.decode(odd.encode()) == odd  # names that are not UTF-8, and names that are
+
+
+def test_a_damaged_cached_layout_is_ignored() -> None:
+    data = _layout().encode()
+    assert Layout.decode(data.replace(b'"a-1-1"', b'"a-1-2"')) is None  # its checksum fails
+    assert Layout.decode(data[:-1]) is None
+    assert Layout.decode(b"") is None
+    assert Layout.decode(data.split(b"\n", 1)[1]) is None  # no checksum
+    body = b"[" * 200_000
+    assert Layout.decode(hashlib.sha256(body).hexdigest().encode() + b"\n" + body) is None  # too deep for json
+    body = b"{not json"
+    assert Layout.decode(hashlib.sha256(body).hexdigest().encode() + b"\n" + body) is None
 
 
 @pytest.mark.parametrize(
@@ -109,8 +118,8 @@ def test_a_layout_survives_its_cached_form() -> None:
 def test_a_layout_that_does_not_add_up_is_ignored(damage: object) -> None:
     doc = _layout().to_json()
     damage(doc)  # type: ignore[operator]
-    assert Layout.from_json(doc) is None  # its checksum fails
-    assert Layout.from_json(_with_digest(doc)) is None  # and so does its content
+    assert Layout.from_json(doc) is None
+    assert Layout.decode(chunks.encode_json(doc)) is None  # its checksum holds, its content does not
 
 
 def test_the_cache_returns_a_layout_only_for_its_size_compression_and_writer(tmp_path: Path) -> None:
@@ -131,11 +140,12 @@ def test_the_cache_keeps_the_most_recently_used_layouts(tmp_path: Path) -> None:
     cache = LayoutCache(str(tmp_path))
     for i in range(LayoutCache.KEEP + 5):
         cache.store(f"{i:064x}", _layout(f"{i:064x}"))
-        os.utime(tmp_path / f"{i:064x}.layout.json", (1000 + i, 1000 + i))
+        os.utime(tmp_path / f"{i:064x}.layout", (1000 + i, 1000 + i))
+    (tmp_path / f"{'e' * 64}.layout.json").write_text("{}")  # as the previous format was named
     cache.store("f" * 64, _layout("f" * 64))
     kept = sorted(p.name for p in tmp_path.iterdir())
     assert len(kept) == LayoutCache.KEEP
-    assert f"{0:064x}.layout.json" not in kept and "f" * 64 + ".layout.json" in kept
+    assert f"{0:064x}.layout" not in kept and "f" * 64 + ".layout" in kept
 
 
 def test_the_cache_directory_comes_from_the_environment(tmp_path: Path) -> None:
@@ -346,9 +356,10 @@ def _shift_first_boundary(cache_dir: Path, fix_digest: bool) -> None:
     """The last entry of the first chunk said to be the first of the second: valid JSON, names in
     order, a wrong layout."""
     for path in cache_dir.iterdir():
-        doc = json.loads(path.read_text())
+        digest, body = path.read_bytes().split(b"\n", 1)
+        doc = json.loads(body)
         doc["chunks"][1][2].insert(0, doc["chunks"][0][2].pop())
-        path.write_text(json.dumps(_with_digest(doc) if fix_digest else doc))
+        path.write_bytes(chunks.encode_json(doc) if fix_digest else digest + b"\n" + json.dumps(doc).encode())
 
 
 def test_a_damaged_layout_is_ignored(tmp_path: Path, cache_dir: Path) -> None:
@@ -469,7 +480,7 @@ def test_without_source_date_epoch_copied_chunks_keep_the_time_they_were_written
 
 def test_a_layout_nested_beyond_what_json_can_read_is_ignored(tmp_path: Path) -> None:
     cache = LayoutCache(str(tmp_path))
-    (tmp_path / f"{'ab' * 32}.layout.json").write_text("[" * 200_000)
+    (tmp_path / f"{'ab' * 32}.layout").write_text("[" * 200_000)
     assert cache.load("ab" * 32, "gzip", 30, "x") is None
 
 
@@ -480,9 +491,9 @@ def test_layouts_are_trusted_only_from_a_directory_and_files_no_one_else_may_wri
     (tmp_path / "c").chmod(0o777)  # a shared directory: anyone could plant a layout
     assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
     cache.store("cd" * 32, _layout("cd" * 32))
-    assert not (tmp_path / "c" / f"{'cd' * 32}.layout.json").exists()
+    assert not (tmp_path / "c" / f"{'cd' * 32}.layout").exists()
     (tmp_path / "c").chmod(0o700)
-    (tmp_path / "c" / f"{'ab' * 32}.layout.json").chmod(0o666)
+    (tmp_path / "c" / f"{'ab' * 32}.layout").chmod(0o666)
     assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
-    (tmp_path / "c" / f"{'ab' * 32}.layout.json").chmod(0o600)
+    (tmp_path / "c" / f"{'ab' * 32}.layout").chmod(0o600)
     assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") == _layout()
