@@ -30,7 +30,7 @@ from .archive import (
     write_all,
     write_database,
 )
-from .chunks import CHUNKABLE, ChunkedEntries, LayoutCache, default_cache
+from .chunks import CHUNKABLE, ChunkedEntries, Layout, LayoutCache, default_cache
 from .database import (
     AddOptions,
     Database,
@@ -318,6 +318,7 @@ class _FilesJob:
         self.paths, self.compression, self.mtime, self.cache = paths, compression, mtime, cache
         self.tmp = _new_temp(paths, "files")
         self.pid = 0
+        self._exited = 0  # a child that answered and is still storing its layout: reaped by reap()
         self._delta_w = -1
         if not hasattr(os, "fork"):
             return
@@ -329,33 +330,34 @@ class _FilesJob:
             try:
                 os.close(self._delta_w)
                 os.close(self._result_r)
-                result = self._child(to_child)
+                result, layout = self._child(to_child)
                 write_all(from_child, pickle.dumps(result))
+                os.close(from_child)  # the parent goes on: the layout is only a cache
                 status = 0
+                _remember(self.cache, layout)
             finally:
                 os._exit(status)
         os.close(to_child)
         os.close(from_child)
         self.pid = pid
 
-    def _child(self, delta_fd: int) -> RepoToolsError | None:
+    def _child(self, delta_fd: int) -> tuple[RepoToolsError | None, Layout | None]:
         try:
             entries = _read_existing(self.paths, "files", False, self.cache)
             ops = pickle.loads(_read_pipe(delta_fd))
             if ops is None:
-                return None
-            self._write(entries, ops)
-            return None
+                return None, None
+            return None, self._write(entries, ops)
         except RepoToolsError as e:
-            return e
+            return e, None
         except OSError as e:
-            return RepoWriteError(f"Cannot write '{self.tmp}': {e.strerror}.")
+            return RepoWriteError(f"Cannot write '{self.tmp}': {e.strerror}."), None
         except BaseException as e:  # noqa: BLE001 - anything else is reported, not lost
-            return RepoWriteError(f"Writing the files database failed: {e!r}.")
+            return RepoWriteError(f"Writing the files database failed: {e!r}."), None
 
-    def _write(self, entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]) -> None:
+    def _write(self, entries: Entries, ops: Sequence[tuple[str, dict[str, bytes] | None]]) -> Layout | None:
         _replay(entries, ops)
-        _fill_temp(self.tmp, entries, self.compression, self.mtime, self.cache)
+        return _fill_temp(self.tmp, entries, self.compression, self.mtime)
 
     def send(self, ops: Sequence[tuple[str, dict[str, bytes] | None]] | None) -> None:
         """Hand the child the changes (None: abandon): it writes while this process goes on."""
@@ -372,15 +374,18 @@ class _FilesJob:
         """Hand the child the changes if ``send`` did not, and wait; raise its error."""
         if not self.pid:
             if ops is not None:
-                self._write(_read_existing(self.paths, "files", False, self.cache), ops)
+                _remember(self.cache, self._write(_read_existing(self.paths, "files", False, self.cache), ops))
             return
         pid, self.pid = self.pid, 0
+        answer = b""
         try:
             self.send(ops)
-            answer = _read_pipe(self._result_r)
+            answer = _read_pipe(self._result_r)  # the child closes its end once it has answered
         finally:
             os.close(self._result_r)
-            os.waitpid(pid, 0)
+            self._exited = pid
+            if not answer:  # it died, or was told to stop: nothing left to wait for
+                self.reap()
         if ops is None:
             return
         if not answer:
@@ -389,7 +394,15 @@ class _FilesJob:
         if error is not None:
             raise error
 
+    def reap(self) -> None:
+        """Wait for a child that has answered (it may still be storing the layout it wrote)."""
+        if self._exited:
+            pid, self._exited = self._exited, 0
+            with suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
     def abort(self) -> None:
+        self.reap()
         if self.pid:
             with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
@@ -449,7 +462,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             assert isinstance(database.files, _RecordedFiles)
             files_job.send(database.files.ops)  # both archives are written at the same time
             db_tmp = _new_temp(paths, "db")
-            _fill_temp(db_tmp, database.db, compression, mtime, cache)
+            _remember(cache, _fill_temp(db_tmp, database.db, compression, mtime))
             files_job.finish(database.files.ops)
             if not database.db:
                 report(Event(Level.WARNING, "No packages remain, creating empty database."))
@@ -468,12 +481,15 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 with suppress(OSError):
                     os.unlink(tmp)
             raise
-        for kind in KINDS:
-            _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
-        _fsync_dir(paths.directory)
-        for obsolete in outcome.obsolete_files:
-            with suppress(FileNotFoundError):
-                os.unlink(obsolete)
+        try:
+            for kind in KINDS:
+                _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
+            _fsync_dir(paths.directory)
+            for obsolete in outcome.obsolete_files:
+                with suppress(FileNotFoundError):
+                    os.unlink(obsolete)
+        finally:
+            files_job.reap()  # within the lock: the next run finds the files database's layout
     return outcome
 
 
@@ -515,7 +531,13 @@ def _new_temp(paths: DbPaths, kind: str) -> str:
     return tmp
 
 
-def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int, cache: LayoutCache | None) -> None:
+def _remember(cache: LayoutCache | None, layout: Layout | None) -> None:
+    if layout is not None and cache is not None:
+        cache.store(layout.sha256, layout)
+
+
+def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int) -> Layout | None:
+    """Write a database archive into ``tmp``, fsynced; its layout, when it was written in chunks."""
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_TRUNC)
         try:
@@ -528,8 +550,7 @@ def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int, 
             os.close(fd)
     except OSError as e:
         raise RepoWriteError(f"Cannot write '{tmp}': {e.strerror}.") from None
-    if layout is not None and cache is not None:
-        cache.store(layout.sha256, layout)
+    return layout
 
 
 def _fsync_dir(directory: str) -> None:
