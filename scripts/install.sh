@@ -93,9 +93,8 @@ install_debian_packages() {
 		return
 	fi
 	local wanted=("${APT_PACKAGES[@]}") missing=() pkg
-	if [[ -n $PYTHON_GIVEN ]] && ! can_make_venv "$PYTHON"; then
-		wanted+=(python3-venv)
-	elif [[ -z $PYTHON_GIVEN ]] && ! can_make_venv /usr/bin/python3 && ! can_make_venv python3; then
+	# the venv's interpreter (see choose_python) needs ensurepip: Debian's comes in python3-venv
+	if ! can_make_venv "${PYTHON_GIVEN:-/usr/bin/python3}"; then
 		wanted+=(python3-venv)
 	fi
 	for pkg in "${wanted[@]}"; do
