@@ -137,7 +137,7 @@ class SignatureGate:
         self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or ())
         from .policy import pacman_would_refuse
 
-        events = [Event(Level.MSG2, c.describe()[0].upper() + c.describe()[1:]) for c in checks or ()]
+        events = [Event(Level.MSG2, _capitalized(c.describe())) for c in checks or ()]
         refused = [c for c in checks or () if pacman_would_refuse(c)]
         if refused:
             events.append(
@@ -170,6 +170,10 @@ class SignatureGate:
 
     def report(self, paths: Sequence[str]) -> list[dict[str, Any]]:
         return [{"path": p} | self.findings[p].to_json() for p in paths if p in self.findings]
+
+
+def _capitalized(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 @dataclass(frozen=True)
