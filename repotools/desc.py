@@ -167,6 +167,8 @@ _PLAIN_LINES = re.compile(rb"[ -\[\]-~\n]*")
 def files_list(member_names: Iterable[bytes]) -> list[bytes]:
     """Package member names as repo-add lists them: no dot-files, escaped, ``sort -u``."""
     names = [n for n in member_names if not n.startswith(b".")]
-    if _PLAIN_LINES.fullmatch(b"\n".join(names)):  # no name holds a newline or anything to escape
+    joined = b"\n".join(names)
+    # nothing to escape in any name: only plain bytes, and no newline but the ones joining them
+    if _PLAIN_LINES.fullmatch(joined) and joined.count(b"\n") == len(names) - 1:
         return sorted(set(names))
     return sorted({bsdtar_list_name(n) for n in names})

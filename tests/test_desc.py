@@ -11,7 +11,7 @@ from pathlib import Path
 
 import libarchive
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from repotools.archive import scan_package
@@ -295,6 +295,14 @@ def test_dot_files_are_left_out_but_dot_files_in_directories_are_kept() -> None:
     assert files_list(members) == [b"usr/", b"usr/.keep"]
 
 
+def test_a_name_holding_a_newline_is_escaped_however_plain_the_rest_is() -> None:
+    # found by the property test below: a plain-looking batch whose newline belongs to a name
+    assert files_list([b"\n"]) == [b"\\n"]
+    assert files_list([b"usr/a\nb", b"usr/c"]) == [b"usr/a\\nb", b"usr/c"]
+    assert files_list([b"usr/", b"usr/\n"]) == [b"usr/", b"usr/\\n"]
+    assert files_list([]) == []
+
+
 def test_files_list_sorts_the_escaped_names() -> None:
     # a newline is listed as backslash-n, and a backslash sorts between "A" and "a" in C order
     assert files_list([b"a/x", b"a/\n", b"a/A", b"a/\\"]) == [b"a/A", b"a/\\\\", b"a/\\n", b"a/x"]
@@ -302,6 +310,8 @@ def test_files_list_sorts_the_escaped_names() -> None:
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.binary(min_size=1, max_size=6), max_size=40))
+@example([b"\n"])
+@example([b"a", b"b\nc"])
 def test_files_list_sorts_and_dedups_like_c_locale_sort_u(names: list[bytes]) -> None:
     kept = [bsdtar_list_name(n) for n in names if not n.startswith(b".")]
     reference = subprocess.run(
