@@ -17,6 +17,7 @@ from pathlib import Path
 import libarchive
 import pytest
 
+from repotools import archive
 from repotools.archive import read_database
 from repotools.database import AddOptions, Level, Outcome
 from repotools.desc import parse_desc
@@ -25,6 +26,7 @@ from repotools.errors import (
     DatabaseNotFound,
     InvalidDatabaseName,
     LockHeld,
+    NotAPackage,
     RepoWriteError,
     SignatureFileError,
 )
@@ -703,3 +705,48 @@ def test_a_package_whose_pkginfo_is_named_dot_slash_is_refused_with_the_reason(t
     assert str(scan(str(path)).error) == (
         f"'{path}' is not a package file (its .PKGINFO is named './.PKGINFO', which pacman cannot read)."
     )
+
+
+# --- reading a package whole or streamed ----------------------------------------------------------
+
+
+def _big_package(directory: Path) -> Path:
+    """A package of 600 KB that is not compressible, with 200 members: several stream blocks."""
+    f, d = 0o100000, 0o040000
+    members = [(b".PKGINFO", f, pkginfo_for("big", "1.0-1")), (b"usr/", d, b""), (b"usr/share/", d, b"")]
+    members += [(b"usr/share/f%03d" % i, f, os.urandom(3000)) for i in range(200)]
+    return write_archive(directory / "big-1.0-1-x86_64.pkg.tar.zst", members)
+
+
+@pytest.mark.parametrize("whole_read", [8 << 20, 0], ids=["whole", "streamed"])
+def test_a_package_reads_alike_whole_and_streamed(repo: Path, monkeypatch: pytest.MonkeyPatch, whole_read: int) -> None:
+    pkg = _big_package(repo)
+    monkeypatch.setattr(archive, "WHOLE_READ", whole_read)
+    s = archive.scan_package(str(pkg))
+    data = pkg.read_bytes()
+    assert (s.csize, s.md5sum) == (len(data), hashlib.md5(data).hexdigest())
+    assert s.sha256sum == hashlib.sha256(data).hexdigest()
+    with libarchive.file_reader(str(pkg)) as a:
+        assert s.members == [e.pathname.encode() for e in a]
+    assert s.pkginfo == pkginfo_for("big", "1.0-1")
+    assert s.identity == archive.file_identity(os.stat(pkg))
+
+
+@pytest.mark.parametrize("whole_read", [8 << 20, 0], ids=["whole", "streamed"])
+def test_a_package_written_to_while_it_is_read_is_refused(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, whole_read: int
+) -> None:
+    pkg = _big_package(repo)
+    monkeypatch.setattr(archive, "WHOLE_READ", whole_read)
+    real_fstat, calls = os.fstat, []
+
+    def fstat_after_a_writer(fd: int) -> os.stat_result:
+        calls.append(fd)
+        if len(calls) == 2:  # once the package was read: makepkg (say) appends to it
+            with open(pkg, "ab") as w:
+                w.write(b"\0" * 512)
+        return real_fstat(fd)
+
+    monkeypatch.setattr(archive.os, "fstat", fstat_after_a_writer)
+    with pytest.raises(NotAPackage, match="it changed while it was being read"):
+        archive.scan_package(str(pkg))
