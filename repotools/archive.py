@@ -111,6 +111,7 @@ class PackageScan:
     md5sum: str
     sha256sum: str
     identity: tuple[int, ...] = ()  # see file_identity
+    content: bytes | None = None  # the file's bytes, when it was read whole (see WHOLE_READ)
 
 
 def file_identity(st: os.stat_result) -> tuple[int, ...]:
@@ -159,6 +160,7 @@ def scan_package(path: str) -> PackageScan:
                 md5, sha256, size = hashlib.md5(data), hashlib.sha256(data), len(data)
                 pkginfo, members = _scan_memory(data)
             else:
+                data = None
                 reader = _HashingReader(f)
                 with libarchive.stream_reader(reader, block_size=BLOCK) as archive:
                     pkginfo, members = _scan_members(archive._pointer)
@@ -184,6 +186,7 @@ def scan_package(path: str) -> PackageScan:
         md5sum=md5.hexdigest(),
         sha256sum=sha256.hexdigest(),
         identity=file_identity(st),
+        content=data,
     )
 
 

@@ -184,15 +184,26 @@ class Verification:
     error: PackageError | None = None
 
 
-Verifier = Callable[[str, bytes, tuple[int, ...]], Verification]
+# (path, signature file, identity of the bytes scanned, those bytes when the scan kept them)
+Verifier = Callable[[str, bytes, tuple[int, ...], bytes | None], Verification]
 
 
-def verify_package(keyring: Keyring, path: str, sig: bytes, identity: tuple[int, ...]) -> Verification:
-    """Check every signature of ``sig`` over the package at ``path``, the very file that was scanned.
+def verify_package(
+    keyring: Keyring, path: str, sig: bytes, identity: tuple[int, ...], content: bytes | None = None
+) -> Verification:
+    """Check every signature of ``sig`` over the package at ``path``, the very bytes that were scanned.
 
-    The file is opened once and checked against ``identity`` (``archive.file_identity``
+    ``content``, the bytes the scan read and hashed, are verified as they are. Without
+    them, the file is opened once and checked against ``identity`` (``archive.file_identity``
     of the bytes that were hashed) before and after verifying through that descriptor.
     """
+    from .signatures import check_signatures
+
+    if content is not None:
+        try:
+            return Verification(check_signatures(path, sig, keyring, content=content))
+        except MalformedSignature as e:
+            return Verification(error=SignatureFileError(f"Invalid package signature file '{path}.sig': {e}."))
     try:
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -202,8 +213,6 @@ def verify_package(keyring: Keyring, path: str, sig: bytes, identity: tuple[int,
             if identity and file_identity(os.fstat(fd)) != identity:
                 raise PackageChanged(path)
             data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path
-            from .signatures import check_signatures
-
             try:
                 checks = check_signatures(data, sig, keyring)
             except MalformedSignature as e:

@@ -123,7 +123,9 @@ def scan(path: str, verifier: Verifier | None = None) -> ScannedPackage:
         s = scan_package(path)
         sig = read_signature(path)
         record, files = build_record(path, s.pkginfo, s.members, s.csize, s.md5sum, s.sha256sum, sig)
-        verification = verifier(path, sig, s.identity) if verifier is not None and sig is not None else None
+        verification = (
+            verifier(path, sig, s.identity, s.content) if verifier is not None and sig is not None else None
+        )
         return ScannedPackage(path=path, record=record, files=files, identity=s.identity, verification=verification)
     except RepoToolsError as e:
         return ScannedPackage(path=path, error=e)

@@ -113,7 +113,7 @@ _HASHES = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "s
 _WEAK_HASHES = {1: "MD5", 2: "SHA-1", 3: "RIPEMD-160"}
 
 
-def _digest_matches(body: bytes, data_path: str) -> bool:
+def _digest_matches(body: bytes, data_path: str, content: bytes | None = None) -> bool:
     """Whether a v4 binary signature's 16-bit digest prefix matches the data (RFC 4880 5.2.4).
 
     Used only to tell an expired signature from an altered package when
@@ -131,12 +131,15 @@ def _digest_matches(body: bytes, data_path: str) -> bool:
         h = hashlib.new(_HASHES[body[3]])
     except ValueError:
         return False
-    try:
-        with open(data_path, "rb") as f:
-            while block := f.read(1 << 20):
-                h.update(block)
-    except OSError:
-        return False
+    if content is not None:
+        h.update(content)
+    else:
+        try:
+            with open(data_path, "rb") as f:
+                while block := f.read(1 << 20):
+                    h.update(block)
+        except OSError:
+            return False
     h.update(body[:hashed_end])
     h.update(b"\x04\xff" + hashed_end.to_bytes(4, "big"))
     return h.digest()[:2] == body[prefix_at : prefix_at + 2]
@@ -152,7 +155,9 @@ def _expired_at(packet: Any) -> datetime | None:
     return None
 
 
-def _check_one(index: int, packet: Any, data_path: str, keyring: Keyring, now: datetime) -> SignatureCheck:
+def _check_one(
+    index: int, packet: Any, data_path: str, content: bytes | None, keyring: Keyring, now: datetime
+) -> SignatureCheck:
     from .sequoia import pysequoia
 
     issuer = (packet.issuer_fingerprint or packet.issuer_key_id or "").upper()
@@ -165,9 +170,11 @@ def _check_one(index: int, packet: Any, data_path: str, keyring: Keyring, now: d
     owners = {sk.owner.fingerprint: sk.owner for sk in candidates}
     certs = [c for c in (keyring.cert(f) for f in owners) if c is not None]
     try:
-        result = pysequoia.verify(
-            file=data_path, signature=pysequoia.Sig.from_bytes(bytes(packet)), store=lambda _: certs
-        )
+        signature = pysequoia.Sig.from_bytes(bytes(packet))
+        if content is not None:
+            result = pysequoia.verify(bytes=content, signature=signature, store=lambda _: certs)
+        else:
+            result = pysequoia.verify(file=data_path, signature=signature, store=lambda _: certs)
         valid = list(result.valid_sigs)
     except (RuntimeError, ValueError):  # pysequoia raises one RuntimeError for every failure
         valid = []
@@ -193,7 +200,7 @@ def _check_one(index: int, packet: Any, data_path: str, keyring: Keyring, now: d
     expiry = _expired_at(packet)
     sig_expired = expiry is not None and expiry <= now
     key_expired = signer is not None and signer.expired
-    if (sig_expired or key_expired) and _digest_matches(body, data_path):
+    if (sig_expired or key_expired) and _digest_matches(body, data_path, content):
         if sig_expired:
             assert expiry is not None
             return SignatureCheck(index, Verdict.EXPIRED_SIGNATURE, issuer, key, created, f"expired {expiry:%Y-%m-%d}")
@@ -202,9 +209,14 @@ def _check_one(index: int, packet: Any, data_path: str, keyring: Keyring, now: d
 
 
 def check_signatures(
-    data_path: str | os.PathLike[str], signature: bytes, keyring: Keyring, now: datetime | None = None
+    data_path: str | os.PathLike[str],
+    signature: bytes,
+    keyring: Keyring,
+    now: datetime | None = None,
+    content: bytes | None = None,
 ) -> tuple[SignatureCheck, ...]:
-    """A verdict for each signature of ``signature`` over the file at ``data_path``.
+    """A verdict for each signature of ``signature`` over the file at ``data_path``, or over
+    ``content``, that file's bytes, when they were read already (the file is then not read).
 
     Raises MalformedSignature when the signature file is not a list of OpenPGP
     signatures.
@@ -212,4 +224,4 @@ def check_signatures(
     packets = split_signatures(signature)
     when = now or datetime.now(UTC)
     path = os.fspath(data_path)
-    return tuple(_check_one(i, p, path, keyring, when) for i, p in enumerate(packets, 1))
+    return tuple(_check_one(i, p, path, content, keyring, when) for i, p in enumerate(packets, 1))

@@ -8,6 +8,7 @@ example of the issue through the command, the exact messages, all or nothing,
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -17,8 +18,8 @@ from keyfactory import KeyFactory
 from test_cli import REPO_ADD, TOOL_ADD, Result, base_env, build_package, cli, desc_of, snapshot
 
 from repotools.database import ScannedPackage
-from repotools.errors import PackageChanged
-from repotools.gate import SignatureGate, Verification
+from repotools.errors import PackageChanged, SignatureFileError
+from repotools.gate import SignatureGate, Verification, verify_package
 from repotools.policy import parse_siglevel
 from repotools.repo import scan
 
@@ -373,6 +374,23 @@ def test_a_package_changed_between_scan_and_check_is_refused(repo: Path, keys: K
     gate(scan(str(pkg)))  # scanned again, it passes
 
 
+def test_the_scan_checks_the_signature_over_the_very_bytes_it_hashed(repo: Path, keys: KeyFactory) -> None:
+    from repotools.archive import scan_package
+    from repotools.keyring import load_keyring
+
+    pkg = signed(repo, keys, "a", "alice")
+    s = scan_package(str(pkg))
+    assert s.content is not None and hashlib.sha256(s.content).hexdigest() == s.sha256sum
+    sig = Path(f"{pkg}.sig").read_bytes()
+    pkg.write_bytes(b"replaced after the scan")  # not read again: the bytes hashed are the bytes checked
+    found = verify_package(load_keyring(str(keys.keyring_home)), str(pkg), sig, s.identity, s.content)
+    assert found.error is None and [c.verdict.value for c in found.checks] == ["good"]
+    found = verify_package(load_keyring(str(keys.keyring_home)), str(pkg), sig, s.identity)
+    assert isinstance(found.error, PackageChanged)  # without them, the file is read, and it changed
+    found = verify_package(load_keyring(str(keys.keyring_home)), str(pkg), b"not a signature", s.identity, s.content)
+    assert isinstance(found.error, SignatureFileError)
+
+
 # --- signatures are checked beside the scan, in the worker processes ------------------------------
 
 
@@ -454,7 +472,7 @@ def test_closing_the_scan_early_leaves_the_packages_not_yet_started(repo: Path) 
     marks = repo / "marks"
     marks.mkdir()
 
-    def slow(path: str, sig: bytes, identity: tuple[int, ...]) -> None:
+    def slow(path: str, sig: bytes, identity: tuple[int, ...], content: bytes | None) -> None:
         (marks / os.path.basename(path)).touch()
         time.sleep(0.02)
 

@@ -114,6 +114,30 @@ def test_an_expired_signature_over_changed_data_is_bad(keys: KeyFactory, keyring
     assert check.verdict is Verdict.BAD
 
 
+@pytest.mark.parametrize("name", ["alice", "carol", "stranger", "revoked", "expired"])
+def test_the_bytes_already_read_get_the_verdicts_the_file_gets(
+    keys: KeyFactory, keyring: Keyring, data: Path, name: str
+) -> None:
+    sig = keys.sign(data, name)
+    content = data.read_bytes()
+    from_file = check_signatures(data, sig, keyring)
+    data.write_bytes(b"other bytes")  # given its bytes, the file is not read again
+    assert check_signatures(data, sig, keyring, content=content) == from_file
+    changed = content[:100] + b"X" + content[101:]
+    (check,) = check_signatures(data, sig, keyring, content=changed)
+    assert check.verdict is {"stranger": Verdict.UNKNOWN_KEY, "revoked": Verdict.REVOKED_KEY}.get(name, Verdict.BAD)
+
+
+def test_an_expired_signature_over_the_bytes_already_read(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
+    sig = keys.sign_expiring(data, "alice")
+    content = data.read_bytes()
+    data.unlink()
+    (check,) = check_signatures(data, sig, keyring, content=content)
+    assert check.verdict is Verdict.EXPIRED_SIGNATURE
+    (check,) = check_signatures(data, sig, keyring, content=content + b"!")
+    assert check.verdict is Verdict.BAD
+
+
 def test_two_signatures_in_one_file_each_get_a_verdict(keys: KeyFactory, keyring: Keyring, data: Path) -> None:
     sig = keys.sign(data, "alice", "carol")
     checks = check_signatures(data, sig, keyring)
