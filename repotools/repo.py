@@ -485,11 +485,23 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             raise
         try:
             for kind in KINDS:
-                _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
+                try:
+                    _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
+                except OSError as e:
+                    culprit = e.filename2 or e.filename  # os.replace: the name replaced
+                    where = f" ('{culprit}')" if culprit else ""
+                    raise RepoWriteError(
+                        f"Cannot put the new database '{paths.archive(kind)}' in place: {e.strerror}{where}."
+                    ) from None
             _fsync_dir(paths.directory)
             for obsolete in outcome.obsolete_files:
                 with suppress(FileNotFoundError):
                     os.unlink(obsolete)
+        except BaseException:
+            for tmp in [*temps.values(), *sigs]:  # those not yet renamed into place
+                with suppress(OSError):
+                    os.unlink(tmp)
+            raise
         finally:
             files_job.reap()  # within the lock: the next run finds the files database's layout
     return outcome
@@ -572,7 +584,17 @@ def _keep_old(path: str, old: str) -> None:
         os.link(path, tmp)
     except OSError:
         shutil.copy2(path, tmp)
-    os.replace(tmp, old)
+    _replace(tmp, old)
+
+
+def _replace(tmp: str, final: str) -> None:
+    """``os.replace``, and ``tmp`` gone if it fails."""
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _link(target_name: str, link_path: str) -> None:
@@ -587,7 +609,7 @@ def _link(target_name: str, link_path: str) -> None:
             os.link(os.path.join(os.path.dirname(link_path), target_name), tmp)
         except OSError:
             shutil.copy2(os.path.join(os.path.dirname(link_path), target_name), tmp)
-    os.replace(tmp, link_path)
+    _replace(tmp, link_path)
 
 
 def _rotate(paths: DbPaths, kind: str, tmp: str, tmp_sig: str | None, report: Report) -> None:

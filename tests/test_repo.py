@@ -750,3 +750,21 @@ def test_a_package_written_to_while_it_is_read_is_refused(
     monkeypatch.setattr(archive.os, "fstat", fstat_after_a_writer)
     with pytest.raises(NotAPackage, match="it changed while it was being read"):
         archive.scan_package(str(pkg))
+
+
+def test_a_database_that_cannot_be_put_in_place_is_an_error_and_leaves_nothing_behind(repo: Path) -> None:
+    db = repo / "r.db.tar.gz"
+    run(db, build_package(repo))
+    newer = build_package(repo, version="1.0-2")
+    (repo / "r.db.tar.gz.old").mkdir()  # in the way of the rotation
+    before = snapshot(repo)
+    with pytest.raises(
+        RepoWriteError, match=r"Cannot put the new database '.*r\.db\.tar\.gz' in place: Is a directory"
+    ):
+        run(db, newer)
+    assert snapshot(repo) == before  # no temporary file left, nothing replaced
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the files database's writer was reaped
+    (repo / "r.db.tar.gz.old").rmdir()
+    outcome, _ = run(db, newer)
+    assert outcome.added == ["foo-1.0-2"]
