@@ -13,6 +13,7 @@ import errno
 import hashlib
 import io
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -151,11 +152,14 @@ def scan_package(path: str) -> PackageScan:
 
     A package of up to ``WHOLE_READ`` bytes is read whole and hashed and parsed in
     memory (about 15 % less CPU than libarchive reading through Python callbacks);
-    a larger one is streamed, hashed as libarchive reads it.
+    a larger one, or one that is not a regular file, is streamed, hashed as libarchive
+    reads it. A regular file must be as large before and after as what was read.
     """
     try:
         with open(path, "rb", buffering=0) as f:
-            if os.fstat(f.fileno()).st_size <= WHOLE_READ:
+            before = os.fstat(f.fileno())
+            regular = stat.S_ISREG(before.st_mode)
+            if regular and before.st_size <= WHOLE_READ:
                 data = f.read()  # to the end, whatever the size is by now
                 md5, sha256, size = hashlib.md5(data), hashlib.sha256(data), len(data)
                 pkginfo, members = _scan_memory(data)
@@ -173,7 +177,7 @@ def scan_package(path: str) -> PackageScan:
         raise NotAPackage(path, str(e)) from None
     except OSError as e:
         raise NotAPackage(path, e.strerror or str(e)) from None
-    if size != st.st_size:  # written to while it was read: what was hashed may not be what is there
+    if regular and not size == before.st_size == st.st_size:  # written to while it was read
         raise NotAPackage(path, "it changed while it was being read")
     if pkginfo is None:
         if b"./.PKGINFO" in members:  # pacman's repo-add takes it, and libalpm then cannot install it

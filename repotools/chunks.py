@@ -319,7 +319,7 @@ def plan(
 
 
 class LayoutCache:
-    """Layouts of the archives repotools wrote, one JSON file each, named by the archive's SHA-256.
+    """Layouts of the archives repotools wrote, one file each (``Layout.encode``), named by the archive's SHA-256.
 
     Only a speed-up: every failure to read or write it is ignored, and a layout
     is used only for a file whose SHA-256 it was stored under (rule 2). A layout
@@ -379,7 +379,7 @@ class LayoutCache:
         """Drop every layout: one found wrong makes them all suspect."""
         with suppress(OSError), os.scandir(self.directory) as it:
             for e in it:
-                if e.name.endswith(".layout"):
+                if e.name.endswith((".layout", ".layout.json")):  # .layout.json: format 2
                     with suppress(OSError):
                         os.unlink(e.path)
 

@@ -131,6 +131,7 @@ def test_the_cache_returns_a_layout_only_for_its_size_compression_and_writer(tmp
     assert cache.load("ab" * 32, "gzip", 31, "libarchive 1.0") is None
     assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.1") is None  # another libarchive or zlib
     assert cache.load("cd" * 32, "gzip", 30, "libarchive 1.0") is None
+    (tmp_path / "c" / f"{'ef' * 32}.layout.json").write_text("{}")  # as the previous format was named
     cache.clear()
     assert cache.load("ab" * 32, "gzip", 30, "libarchive 1.0") is None
     assert list((tmp_path / "c").iterdir()) == []

@@ -710,6 +710,9 @@ def test_a_package_whose_pkginfo_is_named_dot_slash_is_refused_with_the_reason(t
 # --- reading a package whole or streamed ----------------------------------------------------------
 
 
+SKIPPABLE_FRAME = b"\x50\x2a\x4d\x18" + (504).to_bytes(4, "little") + bytes(504)  # zstd's, 512 bytes
+
+
 def _big_package(directory: Path) -> Path:
     """A package of 600 KB that is not compressible, with 200 members: several stream blocks."""
     f, d = 0o100000, 0o040000
@@ -733,8 +736,9 @@ def test_a_package_reads_alike_whole_and_streamed(repo: Path, monkeypatch: pytes
 
 
 @pytest.mark.parametrize("whole_read", [8 << 20, 0], ids=["whole", "streamed"])
+@pytest.mark.parametrize("when", ["while read", "once read"])
 def test_a_package_written_to_while_it_is_read_is_refused(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, whole_read: int
+    repo: Path, monkeypatch: pytest.MonkeyPatch, whole_read: int, when: str
 ) -> None:
     pkg = _big_package(repo)
     monkeypatch.setattr(archive, "WHOLE_READ", whole_read)
@@ -742,10 +746,14 @@ def test_a_package_written_to_while_it_is_read_is_refused(
 
     def fstat_after_a_writer(fd: int) -> os.stat_result:
         calls.append(fd)
-        if len(calls) == 2:  # once the package was read: makepkg (say) appends to it
+        result = real_fstat(fd)
+        # makepkg (say) appends to the package: before it is read, or once it was read
+        if len(calls) == (1 if when == "while read" else 2):
             with open(pkg, "ab") as w:
-                w.write(b"\0" * 512)
-        return real_fstat(fd)
+                w.write(SKIPPABLE_FRAME)  # zstd reads on over it: only the size check can tell
+            if when == "once read":
+                result = real_fstat(fd)
+        return result
 
     monkeypatch.setattr(archive.os, "fstat", fstat_after_a_writer)
     with pytest.raises(NotAPackage, match="it changed while it was being read"):
@@ -768,3 +776,26 @@ def test_a_database_that_cannot_be_put_in_place_is_an_error_and_leaves_nothing_b
     (repo / "r.db.tar.gz.old").rmdir()
     outcome, _ = run(db, newer)
     assert outcome.added == ["foo-1.0-2"]
+
+
+def test_a_package_that_is_not_a_regular_file_is_streamed(repo: Path) -> None:
+    import threading
+
+    pkg = _big_package(repo)
+    fifo = repo / "fifo.pkg.tar.zst"
+    os.mkfifo(fifo)
+    data = pkg.read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        s = archive.scan_package(str(fifo))
+    finally:
+        writer.join()
+    assert s.content is None  # not read whole: a pipe tells no size, and may never end
+    assert (s.csize, s.sha256sum) == (len(data), hashlib.sha256(data).hexdigest())
+    assert s.members == archive.scan_package(str(pkg)).members

@@ -391,6 +391,26 @@ def test_the_scan_checks_the_signature_over_the_very_bytes_it_hashed(repo: Path,
     assert isinstance(found.error, SignatureFileError)
 
 
+@pytest.mark.parametrize("whole_read", [8 << 20, 0], ids=["whole", "streamed"])
+def test_the_scan_hands_the_verifier_the_bytes_it_hashed(
+    repo: Path, keys: KeyFactory, monkeypatch: pytest.MonkeyPatch, whole_read: int
+) -> None:
+    from repotools import archive
+
+    monkeypatch.setattr(archive, "WHOLE_READ", whole_read)
+    pkg = signed(repo, keys, "a", "alice")
+    seen: list[bytes | None] = []
+
+    def verifier(path: str, sig: bytes, identity: tuple[int, ...], content: bytes | None) -> Verification:
+        seen.append(content)
+        return Verification()
+
+    scanned = scan(str(pkg), verifier)
+    assert scanned.record is not None and isinstance(scanned.verification, Verification)
+    assert seen == [pkg.read_bytes() if whole_read else None]
+    assert hashlib.sha256(pkg.read_bytes()).hexdigest() == scanned.record.sha256sum
+
+
 # --- signatures are checked beside the scan, in the worker processes ------------------------------
 
 
