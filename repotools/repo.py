@@ -484,15 +484,17 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                     os.unlink(tmp)
             raise
         try:
-            for kind in KINDS:
-                try:
+            try:
+                for kind in KINDS:  # both .old first: a failure there leaves both archives as they were
+                    _keep_olds(paths, kind)
+                for kind in KINDS:
                     _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
-                except OSError as e:
-                    culprit = e.filename2 or e.filename  # os.replace: the name replaced
-                    where = f" ('{culprit}')" if culprit else ""
-                    raise RepoWriteError(
-                        f"Cannot put the new database '{paths.archive(kind)}' in place: {e.strerror}{where}."
-                    ) from None
+            except OSError as e:
+                culprit = e.filename2 or e.filename  # os.replace: the name replaced
+                where = f" ('{culprit}')" if culprit else ""
+                raise RepoWriteError(
+                    f"Cannot put the new database '{paths.archive(kind)}' in place: {e.strerror}{where}."
+                ) from None
             _fsync_dir(paths.directory)
             for obsolete in outcome.obsolete_files:
                 with suppress(FileNotFoundError):
@@ -612,9 +614,9 @@ def _link(target_name: str, link_path: str) -> None:
     _replace(tmp, link_path)
 
 
-def _rotate(paths: DbPaths, kind: str, tmp: str, tmp_sig: str | None, report: Report) -> None:
+def _keep_olds(paths: DbPaths, kind: str) -> None:
+    """The archive as it is (and its signature) kept as ``.old`` (``.old.sig``)."""
     final = paths.archive(kind)
-    name = os.path.basename(final)
     if os.path.isfile(final):
         _keep_old(final, final + ".old")
         if os.path.isfile(final + ".sig"):
@@ -622,6 +624,12 @@ def _rotate(paths: DbPaths, kind: str, tmp: str, tmp_sig: str | None, report: Re
         else:
             with suppress(FileNotFoundError):
                 os.unlink(final + ".old.sig")
+
+
+def _rotate(paths: DbPaths, kind: str, tmp: str, tmp_sig: str | None, report: Report) -> None:
+    """The new archive (and signature) renamed into place, and the symbolic links set; ``_keep_olds`` first."""
+    final = paths.archive(kind)
+    name = os.path.basename(final)
     os.replace(tmp, final)
     if tmp_sig is not None:
         os.replace(tmp_sig, final + ".sig")

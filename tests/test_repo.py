@@ -760,20 +760,24 @@ def test_a_package_written_to_while_it_is_read_is_refused(
         archive.scan_package(str(pkg))
 
 
-def test_a_database_that_cannot_be_put_in_place_is_an_error_and_leaves_nothing_behind(repo: Path) -> None:
+@pytest.mark.parametrize("kind", ["db", "files"])
+def test_a_database_that_cannot_be_put_in_place_is_an_error_and_leaves_nothing_behind(repo: Path, kind: str) -> None:
     db = repo / "r.db.tar.gz"
     run(db, build_package(repo))
     newer = build_package(repo, version="1.0-2")
-    (repo / "r.db.tar.gz.old").mkdir()  # in the way of the rotation
+    (repo / f"r.{kind}.tar.gz.old").mkdir()  # in the way of the rotation
     before = snapshot(repo)
     with pytest.raises(
-        RepoWriteError, match=r"Cannot put the new database '.*r\.db\.tar\.gz' in place: Is a directory"
+        RepoWriteError, match=rf"Cannot put the new database '.*r\.{kind}\.tar\.gz' in place: Is a directory"
     ):
-        run(db, newer)
-    assert snapshot(repo) == before  # no temporary file left, nothing replaced
+        run(db, newer)  # the files database too: the db is not replaced while the files one cannot be
+    after = snapshot(repo)
+    if kind == "files":  # the db's .old was made first: it is the db as it still is
+        assert after.pop("r.db.tar.gz.old")[1] == (repo / "r.db.tar.gz").read_bytes()
+    assert after == before  # both archives as they were, and no temporary file left
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # the files database's writer was reaped
-    (repo / "r.db.tar.gz.old").rmdir()
+    (repo / f"r.{kind}.tar.gz.old").rmdir()
     outcome, _ = run(db, newer)
     assert outcome.added == ["foo-1.0-2"]
 
