@@ -33,6 +33,10 @@ def _locate_libarchive() -> None:
     multiarch = getattr(sys.implementation, "_multiarch", "")
     dirs = [f"/usr/lib/{multiarch}", f"/lib/{multiarch}"] if multiarch else []
     dirs += ["/usr/lib", "/usr/lib64", "/usr/local/lib"]
+    for d in dirs:  # the soname libarchive 3 has always had first, then any other (listing /usr/lib costs ~1 ms)
+        if os.path.exists(os.path.join(d, "libarchive.so.13")):
+            os.environ["LIBARCHIVE"] = os.path.join(d, "libarchive.so.13")
+            return
     for d in dirs:
         try:
             hits = sorted(n for n in os.listdir(d) if n.startswith("libarchive.so.1"))
