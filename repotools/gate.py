@@ -199,12 +199,15 @@ def verify_package(
     """
     from .signatures import check_signatures
 
-    if content is not None:
+    def check(data_path: str) -> tuple[SignatureCheck, ...]:
         try:
-            return Verification(check_signatures(path, sig, keyring, content=content))
+            return check_signatures(data_path, sig, keyring, content=content)
         except MalformedSignature as e:
-            return Verification(error=SignatureFileError(f"Invalid package signature file '{path}.sig': {e}."))
+            raise SignatureFileError(f"Invalid package signature file '{path}.sig': {e}.") from None
+
     try:
+        if content is not None:
+            return Verification(check(path))
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as e:
@@ -212,11 +215,7 @@ def verify_package(
         try:
             if identity and file_identity(os.fstat(fd)) != identity:
                 raise PackageChanged(path)
-            data = f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path
-            try:
-                checks = check_signatures(data, sig, keyring)
-            except MalformedSignature as e:
-                raise SignatureFileError(f"Invalid package signature file '{path}.sig': {e}.") from None
+            checks = check(f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path)
             if identity and file_identity(os.fstat(fd)) != identity:
                 raise PackageChanged(path)
         finally:

@@ -484,17 +484,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                     os.unlink(tmp)
             raise
         try:
-            try:
-                for kind in KINDS:  # both .old first: a failure there leaves both archives as they were
-                    _keep_olds(paths, kind)
-                for kind in KINDS:
-                    _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if sigs else None, report)
-            except OSError as e:
-                culprit = e.filename2 or e.filename  # os.replace: the name replaced
-                where = f" ('{culprit}')" if culprit else ""
-                raise RepoWriteError(
-                    f"Cannot put the new database '{paths.archive(kind)}' in place: {e.strerror}{where}."
-                ) from None
+            _put_in_place(paths, temps, bool(sigs), report)
             _fsync_dir(paths.directory)
             for obsolete in outcome.obsolete_files:
                 with suppress(FileNotFoundError):
@@ -612,6 +602,22 @@ def _link(target_name: str, link_path: str) -> None:
         except OSError:
             shutil.copy2(os.path.join(os.path.dirname(link_path), target_name), tmp)
     _replace(tmp, link_path)
+
+
+def _put_in_place(paths: DbPaths, temps: dict[str, str], signed: bool, report: Report) -> None:
+    """Both archives' ``.old`` copies first (a failure there leaves both as they were), then the renames."""
+    kind = KINDS[0]
+    try:
+        for kind in KINDS:
+            _keep_olds(paths, kind)
+        for kind in KINDS:
+            _rotate(paths, kind, temps[kind], temps[kind] + ".sig" if signed else None, report)
+    except OSError as e:
+        culprit = e.filename2 or e.filename  # os.replace: the name replaced
+        where = f" ('{culprit}')" if culprit else ""
+        raise RepoWriteError(
+            f"Cannot put the new database '{paths.archive(kind)}' in place: {e.strerror}{where}."
+        ) from None
 
 
 def _keep_olds(paths: DbPaths, kind: str) -> None:
