@@ -1,0 +1,51 @@
+"""How the console scripts start and stop: with Python's cyclic garbage collector kept away
+from the objects that live as long as the process.
+
+A ``repo-add`` run that updates a large database is short, and most of the objects it
+makes are the modules, classes and functions its imports create (about 20,000): they
+live until the process exits and are never garbage. Left alone, the collector
+traverses them again and again: the imports set off some thirty collections, and the
+interpreter's shutdown runs full collections over everything still alive. On the
+machines of bench/ that cost about a fifth of a one-package update (measured: shutdown
+alone 45 ms, 13 ms with its objects frozen). So:
+
+- The imports run with the collector off (they make no garbage cycles worth finding).
+- Their objects are then frozen (``gc.freeze``: moved to a permanent generation that
+  collections skip) and the collector is turned back on: the run itself collects its
+  own cycles as before, and forked workers inherit the frozen objects untouched.
+- On the way out, whatever is still alive is frozen too. Nothing is skipped: ``finally``
+  blocks, atexit handlers and the finalizers of objects freed by reference counting all
+  run as before; only the cyclic garbage still alive at exit is left to the operating
+  system, as it would be with ``os._exit``.
+"""
+
+from __future__ import annotations
+
+import gc
+
+__all__ = ["main", "repo_add", "repo_remove"]
+
+
+def _launch(entry: str) -> None:
+    gc.disable()
+    try:
+        from . import cli
+    finally:
+        gc.freeze()
+        gc.enable()
+    try:
+        getattr(cli, entry)()
+    finally:
+        gc.freeze()
+
+
+def repo_add() -> None:
+    _launch("repo_add")
+
+
+def repo_remove() -> None:
+    _launch("repo_remove")
+
+
+def main() -> None:
+    _launch("main")

@@ -1,0 +1,105 @@
+"""The console scripts' start-up (``repotools.launch``): imports run with the cyclic
+garbage collector off, the run with it on, and what lives at exit is frozen.
+
+Each check runs in a fresh interpreter: the point is what happens to a whole process.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+
+from repotools import __version__
+
+
+def python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], check=False, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_installed_console_scripts_go_through_the_launcher() -> None:
+    scripts = {ep.name: ep.value for ep in metadata.distribution("repotools").entry_points if ep.group == "console_scripts"}
+    assert scripts == {
+        "repo-add": "repotools.launch:repo_add",
+        "repo-remove": "repotools.launch:repo_remove",
+        "repotools": "repotools.launch:main",
+    }
+
+
+# counts the collections that start while a function named _launch imports repotools.cli
+WATCH = """
+    import gc, sys
+    during_import = []
+
+    def watch(phase, info):
+        cli = sys.modules.get("repotools.cli")
+        if phase != "start" or (cli is not None and hasattr(cli, "main")):
+            return
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_name != "_launch":
+            frame = frame.f_back
+        if frame is not None:
+            during_import.append(info["generation"])
+
+    gc.callbacks.append(watch)
+"""
+
+
+def test_imports_run_with_the_collector_off() -> None:
+    proc = python(
+        WATCH
+        + """
+    from repotools import launch
+    sys.argv = ["repo-add", "-V"]
+    try:
+        launch.repo_add()
+    except SystemExit as e:
+        print("exit", e.code, "collections during import", len(during_import))
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [f"repo-add (repotools) {__version__}", "exit 0 collections during import 0"]
+
+
+def test_the_same_imports_collect_without_the_launcher() -> None:
+    """The control of the test above: left on, the collector does run during these imports."""
+    proc = python(
+        WATCH
+        + """
+    def _launch():
+        import repotools.cli
+
+    _launch()
+    print(len(during_import))
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) > 0
+
+
+def test_the_run_collects_and_what_lives_at_exit_is_frozen() -> None:
+    proc = python(
+        """
+    import gc, sys
+    import repotools.cli as cli
+    from repotools import launch
+    seen = {}
+
+    def entry():
+        seen["enabled"], seen["frozen"] = gc.isenabled(), gc.get_freeze_count()
+        seen["kept"] = [[i] for i in range(1000)]  # made during the run, alive at exit
+        sys.exit(3)
+
+    cli.repo_remove = entry
+    try:
+        launch.repo_remove()
+    except SystemExit as e:
+        print(e.code, seen["enabled"], seen["frozen"] > 1000, gc.get_freeze_count() >= seen["frozen"] + 1000)
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["3", "True", "True", "True"]
+
