@@ -174,6 +174,12 @@ class RevokedKeySignature(SignatureRejected):
     reason = "a signature was made by a revoked key"
 
 
+class DisabledKeySignature(SignatureRejected):
+    """A signature was made by a key disabled in the keyring (``pacman-key`` disables the keys it revokes)."""
+
+    reason = "a signature was made by a key disabled in the keyring"
+
+
 class TooFewSignatures(SignatureRejected):
     """Fewer good signatures from distinct, counted keys than the level requires."""
 

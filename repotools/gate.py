@@ -60,6 +60,7 @@ class SignatureGate:
     never: bool = False  # level Never: nothing is checked, nothing said
     findings: dict[str, PackageSignatures] = field(default_factory=dict)
     _warned_unchecked: bool = False
+    _warned_stale: bool = False
     _keyring: Keyring | None = None
 
     @classmethod
@@ -137,7 +138,7 @@ class SignatureGate:
         self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or ())
         from .policy import pacman_would_refuse
 
-        events = [Event(Level.MSG2, _capitalized(c.describe())) for c in checks or ()]
+        events = self._stale_warning() + [Event(Level.MSG2, _capitalized(c.describe())) for c in checks or ()]
         refused = [c for c in checks or () if pacman_would_refuse(c)]
         if refused:
             events.append(
@@ -148,6 +149,20 @@ class SignatureGate:
                 )
             )
         return events
+
+    def _stale_warning(self) -> list[Event]:
+        """Once, when the keyring was read and GnuPG says its trust database is out of date."""
+        if self._keyring is None or not self._keyring.stale or self._warned_stale:
+            return []
+        self._warned_stale = True
+        return [
+            Event(
+                Level.WARNING,
+                f"The trust database of package keyring '{self._keyring.source}' is out of date (GnuPG asks for "
+                "--check-trustdb): key validities may be stale. Update it with 'pacman-key --updatedb'; "
+                "repotools does not write to the keyring.",
+            )
+        ]
 
     def verifier(self, paths: Sequence[str]) -> Verifier | None:
         """What the scan runs on each signed package, in the worker that read it, or None.

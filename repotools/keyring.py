@@ -5,7 +5,14 @@ keys certify packager keys, and GnuPG's web of trust gives every key a
 validity. We ask GnuPG once per run, through python-gnupg, for two things: the
 listing of every key with its validity (one ``--list-keys``) and the keys
 themselves (one ``--export``). Verification then runs in-process against
-:class:`Keyring`, which is plain data: no process is started per signature.
+:class:`Keyring`, which is plain data: no process is started per signature
+(but for the rare signature that only GnuPG can tell from a forgery, see
+:meth:`Keyring.gpg_statuses`).
+
+Reading the keyring never writes to it: GnuPG's automatic update of the trust
+database is turned off (it rewrote ``trustdb.gpg``, and failed on a keyring
+the user may read but not write, such as a root-owned ``/etc/pacman.d/gnupg``).
+A trust database that needs the update is reported (:attr:`Keyring.stale`).
 
 Subkeys count as their primary key: a signature by a signing subkey is a
 signature by the primary key's owner, with the subkey's own revocation and
@@ -15,6 +22,7 @@ expiry taken into account.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +56,8 @@ VALIDITY_NAMES = {
 }
 TRUSTED_VALIDITIES = frozenset("uf")
 DEFAULT_KEYRING = "/etc/pacman.d/gnupg"
+# no automatic --check-trustdb: reading the keyring must not write to it
+GPG_OPTIONS = ["--no-auto-check-trustdb"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,7 @@ class Key:
     fingerprint: str  # upper-case hex
     user_id: str
     validity: str  # GnuPG's letter
+    disabled: bool = False  # the owner disabled it (``pacman-key`` disables the keys it revokes)
 
     @property
     def trusted(self) -> bool:
@@ -102,8 +113,11 @@ class Keyring:
     Built with :func:`load_keyring` (runs GnuPG) or :meth:`from_parts` (pure).
     """
 
-    def __init__(self, source: str, certs: Mapping[str, Any], signing_keys: Iterable[SigningKey]) -> None:
-        self.source = source
+    def __init__(
+        self, source: str, certs: Mapping[str, Any], signing_keys: Iterable[SigningKey], stale: bool = False
+    ) -> None:
+        self.source = source  # the GnuPG home
+        self.stale = stale  # GnuPG asks for a --check-trustdb: validities may be out of date
         self._certs = dict(certs)  # primary fingerprint -> pysequoia Cert
         self._by_fpr: dict[str, SigningKey] = {}
         self._by_keyid: dict[str, list[SigningKey]] = {}
@@ -126,8 +140,42 @@ class Keyring:
         """The certificate of a primary key, for pysequoia."""
         return self._certs.get(primary_fingerprint)
 
+    def gpg_statuses(self, signature: bytes, data_path: str, content: bytes | None = None) -> frozenset[str] | None:
+        """GnuPG's own status keywords (``VALIDSIG``, ``EXPSIG``, ``BADSIG``...) on one signature
+        packet over the data at ``data_path``, or over ``content``; None when GnuPG cannot be run.
+
+        One process: only for the signatures pysequoia refuses as expired, where a forged
+        signature and an expired one must be told apart by the public-key operation itself.
+        """
+        import gnupg
+
+        try:
+            gpg = gnupg.GPG(gnupghome=self.source, options=GPG_OPTIONS)
+            with tempfile.TemporaryDirectory(prefix="repotools-sig.") as tmp:
+                sig_path = os.path.join(tmp, "signature.sig")
+                with open(sig_path, "wb") as f:
+                    f.write(signature)
+                if content is not None:
+                    result = gpg.verify_data(sig_path, content)
+                else:
+                    fd = os.open(data_path, os.O_RDONLY)
+                    try:  # through our descriptor: the very file the caller opened, whatever its name
+                        proc_path = f"/proc/{os.getpid()}/fd/{fd}"
+                        data = proc_path if os.path.exists(proc_path) else data_path
+                        with open(sig_path, "rb") as sig:
+                            result = gpg.verify_file(sig, data_filename=data)
+                    finally:
+                        os.close(fd)
+        except (OSError, ValueError):
+            return None
+        return frozenset(
+            line.split()[1] for line in (result.stderr or "").splitlines() if line.startswith("[GNUPG:] ") and len(line.split()) > 1
+        )
+
     @classmethod
-    def from_parts(cls, source: str, export: bytes, listing: Sequence[Mapping[str, Any]]) -> Keyring:
+    def from_parts(
+        cls, source: str, export: bytes, listing: Sequence[Mapping[str, Any]], stale: bool = False
+    ) -> Keyring:
         """Build a keyring from ``gpg --export`` output and python-gnupg's ``list_keys()``.
 
         Keys listed without a certificate in the export (or the reverse) are left
@@ -145,7 +193,12 @@ class Keyring:
             if fpr not in certs:
                 continue
             uids = entry.get("uids") or [""]
-            owner = Key(fingerprint=fpr, user_id=str(uids[0]), validity=str(entry.get("trust", "")))
+            owner = Key(
+                fingerprint=fpr,
+                user_id=str(uids[0]),
+                validity=str(entry.get("trust", "")),
+                disabled="D" in str(entry.get("cap", "")),
+            )
             signing.append(SigningKey(fingerprint=fpr, validity=owner.validity, owner=owner))
             info = entry.get("subkey_info") or {}
             for sub in entry.get("subkeys") or ():
@@ -154,7 +207,7 @@ class Keyring:
                     continue
                 letter = str((info.get(keyid) or {}).get("trust", ""))
                 signing.append(SigningKey(fingerprint=sub_fpr, validity=letter, owner=owner))
-        return cls(source, {f: c for f, c in certs.items()}, signing)
+        return cls(source, {f: c for f, c in certs.items()}, signing, stale)
 
 
 def find_default_keyring() -> str | None:
@@ -169,6 +222,8 @@ def check_keyring_home(home: str) -> None:
     """Refuse at once a keyring that is plainly not a GnuPG home with keys."""
     if not os.path.isdir(home):
         raise KeyringError(f"Package keyring '{home}' is not a directory.")
+    if not os.access(home, os.R_OK | os.X_OK):
+        raise KeyringError(f"Cannot read package keyring '{home}': Permission denied.")
     if not any(os.path.isfile(os.path.join(home, n)) for n in ("pubring.kbx", "pubring.gpg")):
         raise KeyringError(f"Package keyring '{home}' holds no public keys (no pubring.kbx or pubring.gpg).")
 
@@ -179,12 +234,12 @@ def load_keyring(home: str) -> Keyring:
     import gnupg
 
     try:
-        gpg = gnupg.GPG(gnupghome=home)
+        gpg = gnupg.GPG(gnupghome=home, options=GPG_OPTIONS)
         listing = gpg.list_keys()
     except (OSError, ValueError) as e:
         raise KeyringError(f"Cannot read package keyring '{home}': {e}") from None
     if getattr(listing, "returncode", 0) not in (0, None):
-        raise KeyringError(f"Cannot read package keyring '{home}': gpg --list-keys failed.")
+        raise KeyringError(f"Cannot read package keyring '{home}': gpg --list-keys failed{_gpg_reason(listing)}.")
     fingerprints = [k["fingerprint"] for k in listing]
     export = b""
     if fingerprints:
@@ -192,4 +247,21 @@ def load_keyring(home: str) -> Keyring:
         export = data if isinstance(data, bytes) else data.encode("latin-1")
         if not export:
             raise KeyringError(f"Cannot export the keys of package keyring '{home}'.")
-    return Keyring.from_parts(home, export, listing)
+    return Keyring.from_parts(home, export, listing, _trustdb_stale(listing))
+
+
+def _trustdb_stale(listing: Any) -> bool:
+    """Whether the listing's ``tru`` record says the trust database is old (GnuPG's DETAILS: field 2 ``o``)."""
+    data = getattr(listing, "data", b"")
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+    return any(line.startswith("tru:") and "o" in line.split(":")[1] for line in text.splitlines())
+
+
+def _gpg_reason(result: Any) -> str:
+    """GnuPG's own last complaint, for an error message: `` (<what gpg said>)``, or nothing."""
+    said = [
+        line.removeprefix("gpg: ").strip()
+        for line in str(getattr(result, "stderr", "") or "").splitlines()
+        if line.startswith("gpg: ")
+    ]
+    return f" ({said[-1]})" if said else ""

@@ -18,8 +18,8 @@ Rules of a part (``Rule.check``):
 
 1. ``Never``: nothing is checked; everything passes.
 2. No signature: ``Optional`` passes, ``Required`` refuses.
-3. A bad signature (a known key, and it does not match) or a signature by a
-   revoked key refuses the package, whatever the counts.
+3. A bad signature (a known key, and it does not match), a signature by a
+   revoked key, or one by a key disabled in the keyring refuses the package, whatever the counts.
 4. The good signatures counted are those by trusted keys (full or ultimate
    validity) under ``TrustedOnly``; by any key of the keyring under ``TrustAll``
    and ``TrustedOnly:M``. Each key counts once, however many signatures it made.
@@ -43,6 +43,7 @@ from typing import Literal, Protocol
 
 from .errors import (
     BadSignature,
+    DisabledKeySignature,
     InvalidSigLevel,
     RevokedKeySignature,
     SituationAborted,
@@ -110,6 +111,8 @@ def _refuse_failures(checks: Sequence[SignatureCheck], subject: str, level: str)
         raise BadSignature(subject, level, _details(checks))
     if any(c.verdict is Verdict.REVOKED_KEY for c in checks):
         raise RevokedKeySignature(subject, level, _details(checks))
+    if any(c.verdict is Verdict.DISABLED_KEY for c in checks):
+        raise DisabledKeySignature(subject, level, _details(checks))
 
 
 @dataclass(frozen=True)
@@ -174,13 +177,13 @@ class Rule:
 class DropInRule:
     """repo-add with a keyring and no level: add what pacman's repo-add adds, but never a forgery.
 
-    Unsigned packages pass; a bad signature or a revoked key refuses the package;
+    Unsigned packages pass; a bad signature, a revoked or a disabled key refuses the package;
     anything else (unknown or untrusted keys, expiry) passes, with the warnings
     the caller gives.
     """
 
     def __str__(self) -> str:
-        return "no signature level: bad signatures and revoked keys refused"
+        return "no signature level: bad signatures, revoked and disabled keys refused"
 
     def check(self, checks: Sequence[SignatureCheck] | None, subject: str) -> Accepted:
         if checks:

@@ -10,13 +10,18 @@ whether a package is accepted, that is ``policy``'s job):
 - The issuer is the signature's issuer fingerprint, or its key ID on older
   signatures. A subkey counts as its primary key.
 - Verdicts: ``unknown key`` when no key of the keyring can have made it;
-  ``revoked key`` when the signing key or its primary key is revoked; ``good``
+  ``revoked key`` when the signing key or its primary key is revoked;
+  ``disabled key`` when the keyring's owner disabled the key (``pacman-key``
+  disables the keys it revokes; pacman refuses their signatures); ``good``
   when it verifies (``expired key`` instead when the key has expired since:
   the signature was made while it was valid); when it does not verify,
   ``expired signature`` or ``expired key`` if the signature or key has expired
-  and the signature's digest still matches the data (OpenPGP cannot verify an
-  expired signature, but the digest tells "expired" from "altered"), and
-  ``bad`` in every other case: the data or the signature was changed.
+  and GnuPG, asked about that one signature, finds it valid but expired
+  (pysequoia refuses to verify an expired signature at all, and anyone can
+  forge a signature packet that only *claims* an expiry: only the public-key
+  operation tells the two apart; the 16-bit digest prefix merely spares
+  GnuPG the signatures that plainly do not match), and ``bad`` in every other
+  case: the data or the signature was changed, or it cannot be verified.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Verdict(Enum):
     BAD = "bad"
     UNKNOWN_KEY = "unknown key"
     REVOKED_KEY = "revoked key"
+    DISABLED_KEY = "disabled key"
     EXPIRED_KEY = "expired key"
     EXPIRED_SIGNATURE = "expired signature"
 
@@ -65,8 +71,8 @@ class SignatureCheck:
 
     @property
     def fails(self) -> bool:
-        """A forged or altered package, or a revoked key: refused under every level but Never."""
-        return self.verdict in (Verdict.BAD, Verdict.REVOKED_KEY)
+        """A forged or altered package, a revoked or a disabled key: refused under every level but Never."""
+        return self.verdict in (Verdict.BAD, Verdict.REVOKED_KEY, Verdict.DISABLED_KEY)
 
     def describe(self) -> str:
         """One phrase: ``signature 2 by <fingerprint> (<user id>): good, known but not trusted (validity marginal)``."""
@@ -187,6 +193,8 @@ def _check_one(
     key = signer.owner if signer is not None else None
     if signer is not None and signer.revoked:
         return SignatureCheck(index, Verdict.REVOKED_KEY, issuer, key, created)
+    if key is not None and key.disabled:
+        return SignatureCheck(index, Verdict.DISABLED_KEY, issuer, key, created, "disabled in the keyring")
     if valid:
         assert signer is not None
         if signer.expired:
@@ -201,10 +209,13 @@ def _check_one(
     sig_expired = expiry is not None and expiry <= now
     key_expired = signer is not None and signer.expired
     if (sig_expired or key_expired) and _digest_matches(body, data_path, content):
-        if sig_expired:
-            assert expiry is not None
+        gpg = keyring.gpg_statuses(bytes(packet), data_path, content)
+        if gpg is None:
+            return SignatureCheck(index, Verdict.BAD, issuer, key, created, "expired, and GnuPG could not check it")
+        if "VALIDSIG" in gpg and "EXPSIG" in gpg and expiry is not None:
             return SignatureCheck(index, Verdict.EXPIRED_SIGNATURE, issuer, key, created, f"expired {expiry:%Y-%m-%d}")
-        return SignatureCheck(index, Verdict.EXPIRED_KEY, issuer, key, created)
+        if "VALIDSIG" in gpg and "EXPKEYSIG" in gpg:
+            return SignatureCheck(index, Verdict.EXPIRED_KEY, issuer, key, created)
     return SignatureCheck(index, Verdict.BAD, issuer, key, created, "it does not match the package")
 
 

@@ -176,6 +176,33 @@ def test_a_revoked_key_is_refused(repo: Path, keys: KeyFactory) -> None:
     assert not (repo / DB).exists()
 
 
+def test_a_key_disabled_in_the_keyring_is_refused_under_every_level(repo: Path, keys: KeyFactory) -> None:
+    home = keys.clone_keyring()
+    keys.gpg(home, "--edit-key", fpr(keys, "alice"), "disable", "quit")
+    pkg = signed(repo, keys, "a", "alice")
+    for level in (None, "Required TrustAll", "Optional TrustAll"):
+        r = add(repo, "--pkg-keyring", home, *(["--siglevel", level] if level else []), DB, pkg.name)
+        assert r.rc == 1, r
+        assert "a signature was made by a key disabled in the keyring: " in r.err
+        assert f"signature 1 by {fpr(keys, 'alice')} (Alice Packager <alice@example.org>): disabled key" in r.err
+        assert not (repo / DB).exists()
+
+
+def test_an_outdated_trust_database_is_reported_and_left_as_it_is(repo: Path, keys: KeyFactory) -> None:
+    home = keys.clone_keyring()
+    keys.gpg(home, "--no-auto-check-trustdb", "--quick-lsign-key", fpr(keys, "carol"))
+    trustdb = (home / "trustdb.gpg").read_bytes()
+    pkg = signed(repo, keys, "a", "alice")
+    r = add(repo, "-q", "--pkg-keyring", home, DB, pkg.name)
+    assert r.rc == 0, r
+    assert r.err == (
+        f"==> WARNING: The trust database of package keyring '{home}' is out of date (GnuPG asks for "
+        "--check-trustdb): key validities may be stale. Update it with 'pacman-key --updatedb'; repotools "
+        "does not write to the keyring.\n"
+    )
+    assert (home / "trustdb.gpg").read_bytes() == trustdb
+
+
 def test_a_malformed_signature_file_is_refused(repo: Path, keys: KeyFactory) -> None:
     pkg = signed(repo, keys, "a")
     Path(str(pkg) + ".sig").write_bytes(b"\x88\x01not really")

@@ -252,3 +252,70 @@ def test_an_unprivileged_packager_reads_a_root_owned_keyring(keys: KeyFactory, w
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["good:True", "good:False"]
     assert sorted(p.name for p in ro.rglob("*")) == before
+
+
+def _forged(sig: bytes) -> bytes:
+    """The same signature packet with its last byte, inside the signature value, changed: the
+    hashed part, the issuer, the dates and the 16-bit digest prefix stay as they were."""
+    return sig[:-1] + bytes([sig[-1] ^ 0x01])
+
+
+@pytest.mark.parametrize(
+    ("name", "expiring", "genuine"),
+    [("alice", True, Verdict.EXPIRED_SIGNATURE), ("expired", False, Verdict.EXPIRED_KEY)],
+)
+def test_a_forged_signature_that_claims_an_expiry_is_bad(
+    keys: KeyFactory, keyring: Keyring, data: Path, name: str, expiring: bool, genuine: Verdict
+) -> None:
+    """Anyone can write a signature packet that names a trusted key, an expiry in the past and
+    the right digest prefix: only the public-key operation tells it from an expired signature."""
+    sig = keys.sign_expiring(data, name) if expiring else keys.sign(data, name)
+    (check,) = check_signatures(data, sig, keyring)
+    assert check.verdict is genuine
+    forged = _forged(sig)
+    assert "BADSIG" in gpg_says(keys, forged, data)
+    for content in (None, data.read_bytes()):
+        (check,) = check_signatures(data, forged, keyring, content=content)
+        assert check.verdict is Verdict.BAD
+        assert check.fails
+
+
+def test_a_key_disabled_in_the_keyring_fails_as_pacman_refuses_it(keys: KeyFactory, tmp_path: Path) -> None:
+    """pacman-key disables the keys it revokes (keeping their validity); libalpm refuses their
+    signatures (KEY_DISABLED) whatever the trust level."""
+    from repotools.errors import DisabledKeySignature
+    from repotools.policy import DropInRule
+
+    home = keys.clone_keyring()
+    alice = keys["alice"]
+    keys.gpg(home, "--edit-key", alice.fingerprint, "disable", "quit")
+    disabled = load_keyring(str(home))
+    (found,) = disabled.lookup(alice.fingerprint)
+    assert found.owner.disabled and found.owner.trusted  # the validity is as it was
+    data = tmp_path / "pkg"
+    data.write_bytes(b"data")
+    sig = keys.sign(data, "alice")
+    (check,) = check_signatures(data, sig, disabled)
+    assert check.verdict is Verdict.DISABLED_KEY and check.fails and not check.trusted
+    with pytest.raises(DisabledKeySignature):
+        DropInRule().check([check], str(data))
+    (check,) = check_signatures(data, sig, load_keyring(str(keys.clone_keyring())))
+    assert check.verdict is Verdict.GOOD and check.trusted
+
+
+def test_reading_a_keyring_with_an_outdated_trust_database_leaves_it_untouched(keys: KeyFactory) -> None:
+    """GnuPG updates an outdated trust database whenever it lists keys, unless told not to: the
+    keyring is only read, and the staleness is reported instead."""
+    home = keys.clone_keyring()
+    keys.gpg(home, "--no-auto-check-trustdb", "--quick-lsign-key", keys["carol"].fingerprint)
+
+    def files() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in home.iterdir() if p.is_file()}
+
+    before = files()
+    keyring = load_keyring(str(home))
+    assert keyring.stale
+    assert files() == before
+    (carol,) = keyring.lookup(keys["carol"].fingerprint)
+    assert not carol.owner.trusted  # as the trust database says until it is updated
+    assert not load_keyring(str(keys.clone_keyring())).stale
