@@ -12,6 +12,7 @@ import ctypes
 import errno
 import hashlib
 import io
+import logging
 import os
 import stat
 import sys
@@ -52,6 +53,10 @@ _locate_libarchive()
 import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
+
+# libarchive-c logs libarchive's warnings ("Using external lzop program...") and Python's
+# last-resort handler would print them on stderr, -q or not: our errors say what matters
+ffi.logger.addHandler(logging.NullHandler())
 
 
 def _writer() -> str:
@@ -170,7 +175,7 @@ def scan_package(path: str) -> PackageScan:
             else:
                 data = None
                 reader = _HashingReader(f)
-                with libarchive.stream_reader(reader, block_size=BLOCK) as archive:
+                with libarchive.stream_reader(reader, format_name="tar", block_size=BLOCK) as archive:
                     pkginfo, members = _scan_members(archive._pointer)
                 reader.drain()
                 md5, sha256, size = reader.md5, reader.sha256, reader.size
@@ -208,7 +213,7 @@ def _scan_memory(data: bytes) -> tuple[bytes | None, list[bytes]]:
     a = ffi.read_new()
     try:
         ffi.read_support_filter_all(a)
-        ffi.read_support_format_all(a)
+        ffi.read_support_format_tar(a)  # a package is a tar archive: no guessing that text is an mtree
         ffi.read_open_memory(a, data, len(data))
         return _scan_members(a)
     finally:

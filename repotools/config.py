@@ -9,6 +9,7 @@ The file is TOML, ``/etc/repotools.conf`` or the path in ``REPOTOOLS_CONFIG``::
     SigHashed = "accept"
     SigPreviouslySigned = "warn"
 
+A relative ``pkg-keyring`` is taken relative to the directory of the file.
 A missing ``/etc/repotools.conf`` is an empty configuration; a missing file
 named by ``REPOTOOLS_CONFIG``, an unknown key or a wrong type is an error naming
 the file. Options given on the command line override the file.
@@ -87,7 +88,8 @@ def parse_config(text: bytes, source: str) -> Config:
             path = _string(source, key, value)
             if not path:
                 raise ConfigError(f"{source}: 'pkg-keyring' is empty.")
-            config = replace(config, pkg_keyring=path)
+            # relative to the file, not to wherever repo-add happens to run
+            config = replace(config, pkg_keyring=os.path.join(os.path.dirname(os.path.abspath(source)), path))
         elif key == "siglevel":
             spec = _string(source, key, value)
             try:

@@ -3,7 +3,7 @@
 Format 1::
 
     {"format": 1, "command": "add" | "remove", "database": str, "dry_run": bool,
-     "ok": bool, "error": str | null,
+     "ok": bool, "error": str | null, "errors": [str],
      "added": [entry], "replaced": [entry], "removed": [name], "skipped": [entry],
      "removed_files": [path],
      "packages": [{"path", "checked", "accepted", "error", "signatures": [
@@ -11,7 +11,10 @@ Format 1::
           "trusted", "created", "detail"}]}],
      "messages": [{"level": "msg" | "msg2" | "warning" | "error", "text": str}]}
 
-``added``/``replaced``/``removed_files`` say what would be done on a dry run.
+``added``/``replaced``/``removed_files`` say what would be done on a dry run. A run
+that fails changes nothing, and they are empty; ``error`` is the run's last word
+(pacman's ``No packages modified, nothing to do.``), ``errors`` every error message,
+in order (each refused package, each bad file).
 Keys are only ever added within a format number.
 """
 
@@ -21,7 +24,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .database import Event, Outcome
+from .database import Event, Level, Outcome
 from .gate import SignatureGate
 
 __all__ = ["FORMAT", "run_report"]
@@ -40,7 +43,7 @@ def run_report(
     events: Sequence[Event],
     gate: SignatureGate | None,
 ) -> dict[str, Any]:
-    out = outcome or Outcome()
+    out = Outcome() if outcome is None or error is not None else outcome
     return {
         "format": FORMAT,
         "command": command,
@@ -48,11 +51,12 @@ def run_report(
         "dry_run": dry_run,
         "ok": error is None,
         "error": error,
+        "errors": [e.text for e in events if e.level is Level.ERROR],
         "added": list(out.added),
         "replaced": list(out.replaced),
         "removed": list(out.removed) if command == "remove" else [],
         "skipped": list(out.skipped),
-        "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)] if error is None else [],
+        "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)],
         "packages": gate.report(targets) if gate is not None else [],
         "messages": [{"level": e.level.value, "text": e.text} for e in events],
     }

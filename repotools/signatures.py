@@ -151,6 +151,23 @@ def _digest_matches(body: bytes, data_path: str, content: bytes | None = None) -
     return h.digest()[:2] == body[prefix_at : prefix_at + 2]
 
 
+def _refusal(body: bytes, created: datetime | None, now: datetime) -> str | None:
+    """Why a signature that does not verify is refused, when the reason may not be the data."""
+    if not body:
+        return None
+    if body[0] != 4:
+        return f"a version {body[0]} signature, which is not supported"
+    if len(body) > 3 and body[3] in _WEAK_HASHES:
+        return f"made with {_WEAK_HASHES[body[3]]}, which is refused"
+    if len(body) > 1 and body[1] == 0x01:
+        return "a text-mode signature (gpg --textmode) that does not verify over the package's bytes"
+    if len(body) > 1 and body[1] != 0x00:
+        return f"a signature of type 0x{body[1]:02x}, not the signature of a file"
+    if created is not None and created > now:
+        return f"dated {created:%Y-%m-%d %H:%M:%S %Z}, in the future"
+    return None
+
+
 def _expired_at(packet: Any) -> datetime | None:
     expiry = packet.signature_expiration_time
     if isinstance(expiry, datetime):
@@ -201,10 +218,9 @@ def _check_one(
             return SignatureCheck(index, Verdict.EXPIRED_KEY, issuer, key, created, "made before the key expired")
         return SignatureCheck(index, Verdict.GOOD, issuer, key, created)
     body = packet.body
-    if len(body) > 3 and body[3] in _WEAK_HASHES:
-        return SignatureCheck(
-            index, Verdict.BAD, issuer, key, created, f"made with {_WEAK_HASHES[body[3]]}, which is refused"
-        )
+    refusal = _refusal(body, created, now)
+    if refusal is not None:
+        return SignatureCheck(index, Verdict.BAD, issuer, key, created, refusal)
     expiry = _expired_at(packet)
     sig_expired = expiry is not None and expiry <= now
     key_expired = signer is not None and signer.expired

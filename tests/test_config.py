@@ -84,3 +84,11 @@ def test_unreadable_file_is_an_error(tmp_path: Path) -> None:
 def test_default_path_missing_is_empty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr("repotools.config.DEFAULT_PATH", str(tmp_path / "absent.conf"))
     assert load_config({}) == Config()
+
+
+def test_a_relative_keyring_is_relative_to_the_configuration_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not to the directory repo-add runs in, where a directory of that name may be anything."""
+    monkeypatch.chdir(tmp_path)
+    conf = tmp_path / "etc" / "repotools.conf"
+    assert parse_config(b'pkg-keyring = "keys/gnupg"\n', str(conf)).pkg_keyring == str(tmp_path / "etc/keys/gnupg")
+    assert parse_config(b'pkg-keyring = "/srv/k"\n', str(conf)).pkg_keyring == "/srv/k"

@@ -374,6 +374,19 @@ def test_json_report_of_a_refusal(repo: Path, keys: KeyFactory) -> None:
     assert not (repo / DB).exists()
 
 
+def test_json_report_of_a_failed_dry_run_lists_nothing_as_added(repo: Path, keys: KeyFactory) -> None:
+    good = signed(repo, keys, "a", "alice")
+    bad = signed(repo, keys, "b", "carol")
+    r = add(repo, *keyring_args(keys, "Required"), "--dry-run", "--json", DB, good.name, bad.name)
+    assert r.rc == 1
+    doc = json.loads(r.out)
+    assert doc["ok"] is False and doc["added"] == [] and doc["replaced"] == [] and doc["removed_files"] == []
+    (refusal,) = doc["errors"]
+    assert refusal.startswith(f"Package '{bad.name}' refused (Required")
+    assert refusal == doc["packages"][1]["error"]
+    assert doc["error"] == "No packages modified, nothing to do."
+
+
 def test_json_report_of_a_real_run_and_of_repo_remove(repo: Path, keys: KeyFactory) -> None:
     pkg = signed(repo, keys, "a", "alice")
     r = add(repo, *keyring_args(keys), "--json", DB, pkg.name)

@@ -319,3 +319,27 @@ def test_reading_a_keyring_with_an_outdated_trust_database_leaves_it_untouched(k
     (carol,) = keyring.lookup(keys["carol"].fingerprint)
     assert not carol.owner.trusted  # as the trust database says until it is updated
     assert not load_keyring(str(keys.clone_keyring())).stale
+
+
+@pytest.mark.parametrize(
+    ("extra", "days_ahead", "detail"),
+    [
+        (("--digest-algo", "SHA1"), 0, "made with SHA-1, which is refused"),
+        (("--textmode",), 0, "a text-mode signature (gpg --textmode) that does not verify over the package's bytes"),
+        ((), 2, ", in the future"),
+    ],
+)
+def test_a_signature_refused_for_what_it_is_says_why(
+    keys: KeyFactory, keyring: Keyring, data: Path, extra: tuple[str, ...], days_ahead: int, detail: str
+) -> None:
+    """Signatures GnuPG finds good that are refused all the same: the verdict is bad, and the detail
+    gives the reason, not "it does not match the package"."""
+    import time
+
+    when = int(time.time()) + days_ahead * 86400 if days_ahead else None
+    data.write_bytes(bytes(range(256)) * 200)  # binary, with short "lines" (gpg --textmode refuses long ones)
+    sig = keys._detach_sign(data, [keys["alice"]], when, extra=extra)
+    assert "GOODSIG" in gpg_says(keys, sig, data)
+    (check,) = check_signatures(data, sig, keyring)
+    assert check.verdict is Verdict.BAD
+    assert detail in check.detail

@@ -1,0 +1,31 @@
+"""What libarchive itself says stays out of repo-add's output: its warnings are not messages
+of ours, and a file that is not a tar archive is not read as some other format."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from test_cli import REPO_ADD, base_env, build_package, cli, snapshot
+
+
+def test_a_text_file_is_not_a_package_and_libarchive_says_nothing_more(tmp_path: Path) -> None:
+    (tmp_path / "x.pkg.tar.zst").write_text("hello\n")  # libarchive's mtree reader would take it
+    before = snapshot(tmp_path)
+    r = cli(REPO_ADD, "-q", "r.db.tar.gz", "x.pkg.tar.zst", cwd=tmp_path, env=base_env())
+    assert r.rc == 1
+    assert r.err == "==> ERROR: 'x.pkg.tar.zst' is not a package file (Unrecognized archive format).\n"
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(("ext", "program"), [(".lzo", "lzop"), (".lz4", "lz4")])
+def test_quiet_means_quiet_with_compressions_libarchive_runs_a_program_for(
+    tmp_path: Path, ext: str, program: str
+) -> None:
+    if shutil.which(program) is None:
+        pytest.fail(f"{program} is not installed; scripts/install.sh installs it")
+    pkg = build_package(tmp_path, "foo", "1.0-1")
+    r = cli(REPO_ADD, "-q", f"r.db.tar{ext}", pkg.name, cwd=tmp_path, env=base_env())
+    assert r.rc == 0, r
+    assert (r.out, r.err) == ("", "")
