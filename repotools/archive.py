@@ -12,6 +12,7 @@ import ctypes
 import errno
 import hashlib
 import io
+import locale
 import logging
 import os
 import stat
@@ -53,6 +54,17 @@ _locate_libarchive()
 import libarchive
 from libarchive import ffi
 from libarchive.exception import ArchiveError
+
+# Member names are read as libarchive converts them in a UTF-8 locale, whatever the caller's
+# locale, as the files database promises (desc.bsdtar_list_name): under LC_ALL=C the conversion
+# drops some characters (U+E0000-E007F) and does not compose decomposed names, as bsdtar does in
+# UTF-8. Process-wide, but only LC_CTYPE, which nothing else here depends on after start-up.
+for _name in ("C.UTF-8", "C.utf8", "en_US.UTF-8"):
+    try:
+        locale.setlocale(locale.LC_CTYPE, _name)
+        break
+    except locale.Error:
+        continue
 
 # libarchive-c logs libarchive's warnings ("Using external lzop program...") and Python's
 # last-resort handler would print them on stderr, -q or not: our errors say what matters
@@ -175,7 +187,7 @@ def scan_package(path: str) -> PackageScan:
             else:
                 data = None
                 reader = _HashingReader(f)
-                with libarchive.stream_reader(reader, format_name="tar", block_size=BLOCK) as archive:
+                with libarchive.stream_reader(reader, block_size=BLOCK) as archive:
                     pkginfo, members = _scan_members(archive._pointer)
                 reader.drain()
                 md5, sha256, size = reader.md5, reader.sha256, reader.size
@@ -213,7 +225,7 @@ def _scan_memory(data: bytes) -> tuple[bytes | None, list[bytes]]:
     a = ffi.read_new()
     try:
         ffi.read_support_filter_all(a)
-        ffi.read_support_format_tar(a)  # a package is a tar archive: no guessing that text is an mtree
+        ffi.read_support_format_all(a)  # as libalpm, which opens a package in any format libarchive reads
         ffi.read_open_memory(a, data, len(data))
         return _scan_members(a)
     finally:
@@ -234,7 +246,10 @@ def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
     e = ffi.entry_new()
     try:
         while next_header(a, e) != ffi.ARCHIVE_EOF:
-            wide = pathname_w(e)
+            try:
+                wide = pathname_w(e)
+            except ValueError:  # a "character" above U+10FFFF (bytes glibc decodes, Python cannot hold)
+                wide = None
             if wide is not None:
                 name = wide.encode("utf-8", "surrogateescape")
             else:

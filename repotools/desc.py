@@ -164,9 +164,26 @@ def _escape_char(ch: str) -> bytes:
 _PLAIN_LINES = re.compile(rb"[ -\[\]-~\n]*")
 
 
+def listed(name: bytes) -> bool:
+    """Whether repo-add's ``bsdtar -tf --exclude='^.*'`` lists a member: not an empty name
+    (bsdtar skips those), and not a dot-file once libarchive's pattern matching has skipped
+    a leading ``./`` (with the slashes, ``./`` and final ``.`` after it), so ``./usr/bin/x``
+    is listed (as it is named) and ``./.PKGINFO`` is not."""
+    if not name:
+        return False
+    if not name.startswith(b"."):
+        return True
+    if not name.startswith(b"./"):
+        return False
+    i = 1
+    while i < len(name) and (name[i] == 0x2F or name[i : i + 2] in (b"./", b".")):
+        i += 1
+    return not name[i:].startswith(b".")
+
+
 def files_list(member_names: Iterable[bytes]) -> list[bytes]:
     """Package member names as repo-add lists them: no dot-files, escaped, ``sort -u``."""
-    names = [n for n in member_names if not n.startswith(b".")]
+    names = [n for n in member_names if listed(n)]
     joined = b"\n".join(names)
     # nothing to escape in any name: only plain bytes, and no newline but the ones joining them
     if _PLAIN_LINES.fullmatch(joined) and joined.count(b"\n") == len(names) - 1:

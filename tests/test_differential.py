@@ -686,6 +686,61 @@ def test_lock_held(repos: Repos) -> None:
     assert "12345" in ours.stderr
 
 
+# Packages crafted member by member (names makepkg never writes, as a hostile or broken tool may).
+
+PKGINFO = b"pkgname = rt-crafted\npkgver = 1-1\nbuilddate = 1700000000\nsize = 10\narch = any\n"
+
+
+def _crafted(tmp_path: Path, names: Sequence[bytes], pax: bool = False) -> bytes:
+    """A zstd ``.pkg.tar`` holding ``.PKGINFO`` then the members ``names`` (a trailing ``/``: a
+    directory), each name stored as these very bytes (GNU format), or as a pax ``path`` record
+    (UTF-8, as bsdtar and makepkg write non-ASCII names)."""
+    import io
+    import tarfile
+
+    raw = tmp_path / "crafted.tar"
+    form = tarfile.PAX_FORMAT if pax else tarfile.GNU_FORMAT
+    with tarfile.open(raw, "w", format=form, encoding="utf-8", errors="surrogateescape") as t:
+        info = tarfile.TarInfo(".PKGINFO")
+        info.size = len(PKGINFO)
+        t.addfile(info, io.BytesIO(PKGINFO))
+        for name in names:
+            info = tarfile.TarInfo(name.decode("utf-8", "surrogateescape"))
+            if name.endswith(b"/"):
+                info.type = tarfile.DIRTYPE
+            t.addfile(info, io.BytesIO(b"") if info.isfile() else None)
+    return subprocess.run(["zstd", "-q", "-c", str(raw)], capture_output=True, check=True).stdout
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        # libarchive's pattern matching skips a leading ./ before --exclude='^.*' looks at a name
+        [b"./", b"./.", b"./usr/", b"./usr/bin/", b"./usr/bin/x", b"././usr/y", b".//usr/z", b"./.hidden"],
+        [b"usr/", b"usr/x", b""],  # bsdtar skips a member with an empty name
+        # glibc decodes these as "characters" above U+10FFFF, which Python cannot hold
+        [b"usr/", b"usr/share/", b"usr/share/\xf4\x90\x80\x80", b"usr/share/\xf8\x88\x80\x80\x80"],
+    ],
+    ids=["dot-slash", "empty-name", "beyond-unicode"],
+)
+def test_crafted_member_names(repos: Repos, tmp_path: Path, names: list[bytes]) -> None:
+    pkg = repos.write("rt-crafted-1-1-any.pkg.tar.zst", _crafted(tmp_path, names))
+    repos.add(DB, pkg)
+    repos.assert_same()
+
+
+@pytest.mark.parametrize("pax", [False, True], ids=["gnu", "pax"])
+def test_the_files_database_does_not_depend_on_the_locale(repos: Repos, tmp_path: Path, pax: bool) -> None:
+    """pacman run in a UTF-8 locale, ours in the C locale (cron, systemd units without LANG)."""
+    tag, nfd = "usr/share/\U000e0001tag", "usr/share/cafe\u0301x"
+    names = [b"usr/", b"usr/share/", tag.encode(), nfd.encode(), "usr/share/\u00e9t\u00e9".encode()]
+    pkg = repos.write("rt-crafted-1-1-any.pkg.tar.zst", _crafted(tmp_path, names, pax))
+    assert run_tool([REF_REPO_ADD, DB, pkg], repos.ref, repos.env).returncode == 0
+    ours = run_tool([OUR_REPO_ADD, DB, pkg], repos.ours, {**repos.env, "LC_ALL": "C", "LANG": "C"})
+    assert ours.returncode == 0, ours
+    repos.assert_same()
+
+
 # An existing file where the database should be.
 
 
