@@ -7,7 +7,9 @@
 # Completes options, key fingerprints after -k, directories after --pkg-keyring,
 # signature level words after --siglevel, database files (*.db.tar*) as the
 # first argument, package files (*.pkg.tar*) for repo-add and the package names
-# held in the database for repo-remove.
+# held in the database for repo-remove. repo-remove also accepts, and ignores, repo-add's
+# options (for compatibility: pacman's two scripts share one option parser); they are
+# not offered for it, but skipped (-j and its number) when the arguments are counted.
 
 # shellcheck disable=SC2207  # COMPREPLY=($(compgen ...)) is the completion idiom
 

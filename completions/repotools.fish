@@ -114,6 +114,13 @@ function __repotools_define --argument-names cmd mode cond sub
         complete -c $cmd -n "$c" -l siglevel -x -a '(__repotools_siglevel)' -d 'Signature level packages must meet'
         complete -c $cmd -n "$c; and __repotools_want_more $sub" -f -a "(__repotools_files '\.pkg\.tar$__repotools_ext')" -d 'Package'
     else
+        # repo-add's options, accepted for compatibility and ignored
+        set -l ignored 'Ignored (accepted for compatibility with repo-add)'
+        complete -c $cmd -n "$c" -s n -l new -d $ignored
+        complete -c $cmd -n "$c" -s R -l remove -d $ignored
+        complete -c $cmd -n "$c" -s p -l prevent-downgrade -d $ignored
+        complete -c $cmd -n "$c" -l include-sigs -d $ignored
+        complete -c $cmd -n "$c" -s j -l jobs -x -d $ignored
         complete -c $cmd -n "$c; and __repotools_want_more $sub" -f -a "(__repotools_pkgnames $sub)" -d 'Package name'
     end
 end

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Annotated
 
 import typer
@@ -38,6 +39,38 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="Check and report what w
 Json = Annotated[
     bool, typer.Option("--json", help="Print a JSON report on standard output (messages: only warnings and errors).")
 ]
+
+
+class Interrupted(BaseException):
+    """A stop signal (HUP, QUIT, INT, TERM), raised where the run is, as pacman's traps.
+
+    Not an Exception, so that nothing on the way catches it: it unwinds the run, whose
+    ``finally`` blocks remove the lock and the temporary files, and ends it with exit 1.
+    """
+
+
+# pacman's messages (its traps in repo-add); repo.STOP_SIGNALS are the same signals
+_SIGNAL_MESSAGES = {
+    signal.SIGHUP: "HUP signal caught. Exiting...",
+    signal.SIGQUIT: "QUIT signal caught. Exiting...",
+    signal.SIGINT: "Aborted by user! Exiting...",
+    signal.SIGTERM: "TERM signal caught. Exiting...",
+}
+
+
+def _stop(signum: int, _frame: object) -> None:
+    # as pacman's trap_exit: the traps are unhooked first, so that a second signal cannot
+    # break off the cleaning up of the first
+    for other in _SIGNAL_MESSAGES:
+        signal.signal(other, signal.SIG_IGN)
+    raise Interrupted(_SIGNAL_MESSAGES[signal.Signals(signum)])
+
+
+def _trap_signals() -> None:
+    for signum in _SIGNAL_MESSAGES:
+        # one ignored on entry stays ignored (nohup, a background job), as bash's traps
+        if signal.getsignal(signum) != signal.SIG_IGN:
+            signal.signal(signum, _stop)
 
 
 def _version(value: bool) -> None:
@@ -90,6 +123,11 @@ def _run(
         outcome, error = e.outcome, str(e)
         report(Event(Level.MSG, error))
     except RepoToolsError as e:
+        error = str(e)
+        report(Event(Level.ERROR, error))
+    except Interrupted as e:  # the report still tells how the run ended
+        if not json_out:
+            _end_line()
         error = str(e)
         report(Event(Level.ERROR, error))
     if json_out:
@@ -187,11 +225,23 @@ def add(
     )
 
 
+# repo-add's own options, which repo-remove accepts and ignores: pacman's two scripts share one
+# option parser. Hidden from --help, as from pacman's repo-remove usage; repo-remove(8) lists them.
+_IGNORED = "Accepted for compatibility with repo-add; ignored."
+
+
 def remove(
     db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
     names: Annotated[
         list[str] | None, typer.Argument(metavar="<packagename> ...", help="Package names to remove.")
     ] = None,
+    _new: Annotated[bool, typer.Option("-n", "--new", hidden=True, help=_IGNORED)] = False,
+    _remove: Annotated[bool, typer.Option("-R", "--remove", hidden=True, help=_IGNORED)] = False,
+    _prevent_downgrade: Annotated[
+        bool, typer.Option("-p", "--prevent-downgrade", hidden=True, help=_IGNORED)
+    ] = False,
+    _include_sigs: Annotated[bool, typer.Option("--include-sigs", hidden=True, help=_IGNORED)] = False,
+    _jobs: Annotated[int | None, typer.Option("-j", "--jobs", min=1, metavar="N", hidden=True, help=_IGNORED)] = None,
     quiet: Quiet = False,
     nocolor: NoColor = False,
     sign: Sign = False,
@@ -233,9 +283,16 @@ repo_remove_app = typer.Typer(add_completion=False, context_settings=CONTEXT)
 repo_remove_app.command(context_settings=CONTEXT)(remove)
 
 
+def _end_line() -> None:
+    # pacman's trap_exit echoes an empty line first (the terminal has echoed ^C on the current one)
+    with suppress(OSError, ValueError):
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+
+
 def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    _trap_signals()
     try:
         code = get_command(app_).main(args=args, prog_name=prog, standalone_mode=False)
     except typer.Exit as e:
@@ -248,14 +305,13 @@ def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         Printer(color=False).error("Aborted by user! Exiting...")
         return 1
+    except Interrupted as e:  # outside the run itself (which reports it): while parsing, say
+        _end_line()
+        Printer(color=False).error(str(e))
+        return 1
     except BrokenPipeError:
         return 1
     return code if isinstance(code, int) else 0
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    # unwinds like an exception, so the lock file and temporary files are removed
-    raise SystemExit(1)
 
 
 def _entry(app_: typer.Typer, prog: str) -> Callable[[Sequence[str] | None], None]:

@@ -8,11 +8,13 @@ raises, the repository directory holds exactly what it held before.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import pickle
 import shutil
 import signal
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Generator, Iterator, MutableMapping, Sequence
@@ -55,6 +57,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
     from .gate import Verifier
 
 Entries = MutableMapping[str, dict[str, bytes]]
@@ -65,6 +69,50 @@ Report = Callable[[Event], None]
 KINDS = ("db", "files")
 MAX_SIG_SIZE = 16384
 PARALLEL_MIN = 8  # fewer packages than this are scanned in-process
+TMP_LINK = ".tmp-link"  # the suffix of a link or .old copy being made, renamed over its final name
+
+# The signals that stop a run. cli.py makes each one raise an exception where the run is,
+# which unwinds it (the lock and temporary files are removed on the way). They are held back
+# (blocked: they stay pending) wherever one landing would be lost or would leave something
+# behind: while a process forks (a handler raising in an at-fork hook is ignored), between
+# making the lock or a temporary file and the ``try`` that removes it, and while the new
+# archives are renamed into place (all of them or none). Restoring the mask delivers a
+# pending one, and its handler raises from there.
+STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM})
+_Mask = set[int | signal.Signals]
+
+
+def _hold_signals() -> _Mask:
+    """Block the stop signals; the mask to give ``_release_signals``."""
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _release_signals(mask: _Mask) -> None:
+    """Restore the mask: a stop signal that arrived meanwhile is handled now (and may raise here)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+@contextmanager
+def _signals_held() -> Iterator[_Mask]:
+    mask = _hold_signals()
+    try:
+        yield mask
+    finally:
+        _release_signals(mask)
+
+
+def _child_signals(mask: _Mask) -> None:
+    """In a child forked with the stop signals held: ignore them, then the mask as it was.
+
+    The parent alone answers them (the terminal's reach the whole process group, and so
+    may SIGTERM: systemd, timeout(1)) and it stops its children itself: the files
+    database's writer is killed, the scan workers finish the packages they hold and
+    exit (a worker that dies while the pool is being shut down makes it fail noisily).
+    """
+    with suppress(ValueError):  # not the main thread: leave the dispositions alone
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
+    _release_signals(mask)
 
 
 class RunFailed(RepoToolsError):
@@ -135,9 +183,10 @@ def scan(path: str, verifier: Verifier | None = None) -> ScannedPackage:
 _worker_verifier: Verifier | None = None
 
 
-def _init_worker(verifier: Verifier | None) -> None:
+def _init_worker(verifier: Verifier | None, mask: _Mask) -> None:
     global _worker_verifier
     _worker_verifier = verifier
+    _child_signals(mask)
 
 
 def _scan_in_worker(path: str) -> ScannedPackage:
@@ -157,25 +206,63 @@ def _scan_all(
     jobs = min(jobs or usable_cpus(), len(paths))
     if jobs <= 1 or len(paths) < PARALLEL_MIN or not hasattr(os, "fork"):
         for p in paths:
-            yield scan(p, verifier)
+            with _signals_held():  # a large package is read through Python callbacks
+                scanned = scan(p, verifier)
+            yield scanned
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     chunk = max(1, min(64, len(paths) // (jobs * 4)))
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier,))
+    pool: ProcessPoolExecutor | None = None
     try:
-        yield from pool.map(_scan_in_worker, paths, chunksize=chunk)
+        # the workers fork in map() (it submits every chunk) with the stop signals held;
+        # each one restores the mask in _init_worker
+        with _signals_held() as mask:
+            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(verifier, mask))
+            results = pool.map(_scan_in_worker, paths, chunksize=chunk)
+        yield from results
     except BaseException:  # closed early (a failure, an interrupt): do not wait for the rest
-        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is not None:
+            _shutdown_now(pool)
         raise
     pool.shutdown()
+
+
+def _shutdown_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel what has not started and return: the workers finish the packages they hold
+    and exit on their own (the interpreter waits for them at exit)."""
+    from concurrent.futures import process
+
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)  # wakes the pool's manager thread up
+    # Python's exit hook would wake it up again, and in 3.11 that races with the thread
+    # closing its wake-up pipe as it ends ("Bad file descriptor" on the way out); it is
+    # still joined at exit as every other thread
+    wakeups = getattr(process, "_threads_wakeups", None)
+    if manager is not None and wakeups is not None:
+        wakeups.pop(manager, None)
 
 
 @contextmanager
 def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
     """repo-add's lock file: created exclusively, holding our PID, removed at the end."""
+    mask = _hold_signals()  # from the lock's creation to the try that removes it
+    try:
+        _acquire(path, wait, report, mask)
+        try:
+            _release_signals(mask)  # a signal held back meanwhile raises here, within the try
+            yield
+        finally:
+            with suppress(OSError):
+                os.unlink(path)
+    finally:
+        _release_signals(mask)
+
+
+def _acquire(path: str, wait: bool, report: Report, mask: _Mask) -> None:
+    """Create the lock file, the stop signals held (``mask``: as they were, while waiting)."""
     announced = False
     while True:
         try:
@@ -196,22 +283,19 @@ def lock(path: str, wait: bool, report: Report) -> Iterator[None]:
                     )
                 )
                 announced = True
+            _release_signals(mask)  # a signal stops the wait
             time.sleep(0.2)
+            _hold_signals()
         except OSError as e:
             raise RepoWriteError(f"Failed to acquire lockfile: {path}: {e.strerror}.") from None
     try:
         os.write(fd, f"{os.getpid()}\n".encode())
     except OSError as e:
-        os.close(fd)
         with suppress(OSError):
             os.unlink(path)
         raise RepoWriteError(f"Failed to acquire lockfile: {path}: {e.strerror}.") from None
-    os.close(fd)
-    try:
-        yield
     finally:
-        with suppress(OSError):
-            os.unlink(path)
+        os.close(fd)
 
 
 def _read_existing(paths: DbPaths, kind: str, must_exist: bool, cache: LayoutCache | None = None) -> Entries:
@@ -316,32 +400,46 @@ class _FilesJob:
     remove it.
     """
 
-    def __init__(self, paths: DbPaths, compression: str | None, mtime: int, cache: LayoutCache | None) -> None:
+    def __init__(
+        self, paths: DbPaths, compression: str | None, mtime: int, cache: LayoutCache | None, mask: _Mask
+    ) -> None:
+        """Make the temporary file and fork, with the stop signals held (``mask``: the mask
+        to restore, which the child restores at once); on an error, nothing is left."""
         self.paths, self.compression, self.mtime, self.cache = paths, compression, mtime, cache
         self.tmp = _new_temp(paths, "files")
         self.pid = 0
         self._exited = 0  # a child that answered and is still storing its layout: reaped by reap()
-        self._delta_w = -1
+        self._delta_w = self._result_r = -1
         if not hasattr(os, "fork"):
             return
-        to_child, self._delta_w = os.pipe()
-        self._result_r, from_child = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
-            status = 1
-            try:
-                os.close(self._delta_w)
-                os.close(self._result_r)
-                result, layout = self._child(to_child)
-                write_all(from_child, pickle.dumps(result))
-                os.close(from_child)  # the parent goes on: the layout is only a cache
-                status = 0
-                _remember(self.cache, layout)
-            finally:
-                os._exit(status)
-        os.close(to_child)
-        os.close(from_child)
-        self.pid = pid
+        to_child = from_child = -1
+        try:
+            to_child, self._delta_w = os.pipe()
+            self._result_r, from_child = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
+                status = 1
+                try:
+                    _child_signals(mask)
+                    os.close(self._delta_w)
+                    os.close(self._result_r)
+                    result, layout = self._child(to_child)
+                    write_all(from_child, pickle.dumps(result))
+                    os.close(from_child)  # the parent goes on: the layout is only a cache
+                    status = 0
+                    _remember(self.cache, layout)
+                finally:
+                    os._exit(status)
+            self.pid = pid
+        except BaseException as e:
+            self.abort()
+            if isinstance(e, OSError):
+                raise RepoWriteError(f"Cannot start writing the files database: {e.strerror}.") from None
+            raise
+        finally:
+            for fd in (to_child, from_child):
+                if fd >= 0:
+                    os.close(fd)
 
     def _child(self, delta_fd: int) -> tuple[RepoToolsError | None, Layout | None]:
         try:
@@ -385,6 +483,7 @@ class _FilesJob:
             answer = _read_pipe(self._result_r)  # the child closes its end once it has answered
         finally:
             os.close(self._result_r)
+            self._result_r = -1
             self._exited = pid
             if not answer:  # it died, or was told to stop: nothing left to wait for
                 self.reap()
@@ -408,12 +507,12 @@ class _FilesJob:
         if self.pid:
             with suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
-            if self._delta_w >= 0:
+        for fd in (self._delta_w, self._result_r):
+            if fd >= 0:
                 with suppress(OSError):
-                    os.close(self._delta_w)
-                self._delta_w = -1
-            with suppress(OSError):
-                os.close(self._result_r)
+                    os.close(fd)
+        self._delta_w = self._result_r = -1
+        if self.pid:
             with suppress(ChildProcessError):
                 os.waitpid(self.pid, 0)
             self.pid = 0
@@ -452,10 +551,16 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 _verify_existing(paths, kind, req.key, report)
         mtime = _mtime()
         cache = default_cache()
-        files_job = _FilesJob(paths, compression, mtime, cache)  # forks before any thread exists
+        mask = _hold_signals()  # from the fork and the temporary file to the try that removes them
+        try:
+            files_job = _FilesJob(paths, compression, mtime, cache, mask)  # forks before any thread exists
+        except BaseException:
+            _release_signals(mask)
+            raise
         db_tmp: str | None = None
         sigs: list[str] = []
         try:
+            _release_signals(mask)  # a signal held back meanwhile raises here
             database, outcome = _apply(req, paths, report, cache)
             if outcome.failed:
                 files_job.finish(None)
@@ -463,7 +568,8 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             report(Event(Level.MSG, f"Creating updated database file '{req.db_path}'"))
             assert isinstance(database.files, _RecordedFiles)
             files_job.send(database.files.ops)  # both archives are written at the same time
-            db_tmp = _new_temp(paths, "db")
+            with _signals_held():  # db_tmp is set before a signal can stop the run
+                db_tmp = _new_temp(paths, "db")
             _remember(cache, _fill_temp(db_tmp, database.db, compression, mtime))
             files_job.finish(database.files.ops)
             if not database.db:
@@ -484,11 +590,12 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                     os.unlink(tmp)
             raise
         try:
-            _put_in_place(paths, temps, bool(sigs), report)
-            _fsync_dir(paths.directory)
-            for obsolete in outcome.obsolete_files:
-                with suppress(FileNotFoundError):
-                    os.unlink(obsolete)
+            with _signals_held():  # all the renames or none: a signal is handled once they are done
+                _put_in_place(paths, temps, bool(sigs), report)
+                _fsync_dir(paths.directory)
+                for obsolete in outcome.obsolete_files:
+                    with suppress(FileNotFoundError):
+                        os.unlink(obsolete)
         except BaseException:
             for tmp in [*temps.values(), *sigs]:  # those not yet renamed into place
                 with suppress(OSError):
@@ -550,7 +657,8 @@ def _fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int) 
             os.fchmod(fd, 0o644)
             # with SOURCE_DATE_EPOCH, the very bytes of a full rewrite; without it, copied
             # chunks keep the time they were written at
-            layout = write_database(fd, entries, compression, mtime, keep_times=_fixed_time() is None)
+            with _signals_held():  # libarchive calls Python back: a signal raising there would be lost
+                layout = write_database(fd, entries, compression, mtime, keep_times=_fixed_time() is None)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -569,7 +677,7 @@ def _fsync_dir(directory: str) -> None:
 
 def _keep_old(path: str, old: str) -> None:
     """Make ``old`` a hard link to ``path`` (a copy where links are impossible)."""
-    tmp = old + ".tmp-link"
+    tmp = old + TMP_LINK
     with suppress(FileNotFoundError):
         os.unlink(tmp)
     try:
@@ -591,7 +699,7 @@ def _replace(tmp: str, final: str) -> None:
 
 def _link(target_name: str, link_path: str) -> None:
     """Point ``link_path`` at ``target_name`` (a name in the same directory), atomically."""
-    tmp = link_path + ".tmp-link"
+    tmp = link_path + TMP_LINK
     with suppress(FileNotFoundError):
         os.unlink(tmp)
     try:
@@ -604,8 +712,36 @@ def _link(target_name: str, link_path: str) -> None:
     _replace(tmp, link_path)
 
 
+def _in_the_way(paths: DbPaths, kind: str, signed: bool) -> str | None:
+    """The first name that ``_keep_olds`` and ``_rotate`` would replace or remove, but cannot
+    because it is a directory (a rename replaces anything else: a file, a symbolic link)."""
+    final, link = paths.archive(kind), paths.link(kind)
+    names = [final, final + ".sig", link, link + TMP_LINK, link + ".sig"]
+    if signed:
+        names.append(link + ".sig" + TMP_LINK)
+    if os.path.isfile(final):
+        names += [final + ".old", final + ".old" + TMP_LINK, final + ".old.sig"]
+        if os.path.isfile(final + ".sig"):
+            names.append(final + ".old.sig" + TMP_LINK)
+    for name in names:
+        with suppress(OSError):
+            if stat.S_ISDIR(os.lstat(name).st_mode):
+                return name
+    return None
+
+
 def _put_in_place(paths: DbPaths, temps: dict[str, str], signed: bool, report: Report) -> None:
-    """Both archives' ``.old`` copies first (a failure there leaves both as they were), then the renames."""
+    """Both archives' ``.old`` copies first (a failure there leaves both as they were), then the renames.
+
+    Nothing is touched if any name in the way cannot be replaced.
+    """
+    for kind in KINDS:
+        culprit = _in_the_way(paths, kind, signed)
+        if culprit is not None:
+            raise RepoWriteError(
+                f"Cannot put the new database '{paths.archive(kind)}' in place: "
+                f"{os.strerror(errno.EISDIR)} ('{culprit}')."
+            )
     kind = KINDS[0]
     try:
         for kind in KINDS:

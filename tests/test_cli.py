@@ -8,13 +8,16 @@ repository directory exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pty
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -693,4 +696,284 @@ def test_sign_with_an_unknown_key_fails_naming_the_key(populated: Path, empty_gn
     r = cli(REPO_ADD, *args, cwd=populated, env=env)
     assert r.rc == 1, r
     assert r.err == "==> ERROR: The key DEADBEEF does not exist in your keyring.\n"
+    assert snapshot(populated) == before
+
+
+# ---------------------------------------------------------------------------------------------
+# repo-remove takes repo-add's options and ignores them (pacman's scripts share one parser)
+
+
+@pytest.mark.parametrize(
+    "options",
+    ["-R", "-n", "-p", "--new", "--remove", "--prevent-downgrade", "--include-sigs", "-j 2", "--jobs=2", "-R -n -p"],
+)
+@pytest.mark.parametrize("command", REMOVERS.values(), ids=REMOVERS.keys())
+def test_remove_accepts_and_ignores_the_options_of_repo_add(populated: Path, command: list[str], options: str) -> None:
+    old = populated / "foo-1.0-1-x86_64.pkg.tar.zst"
+    r = cli(command, *options.split(), "repo.db.tar.gz", "foo", cwd=populated)
+    assert r.rc == 0, r
+    assert r.err == "==> WARNING: No packages remain, creating empty database.\n"
+    assert listing(populated / "repo.db.tar.gz") == []
+    assert old.exists(), "-R removes no package file here"
+
+
+def test_remove_takes_the_ignored_options_after_the_arguments_too(populated: Path) -> None:
+    r = cli(REPO_REMOVE, "repo.db.tar.gz", "-R", "foo", "--prevent-downgrade", cwd=populated)
+    assert r.rc == 0, r
+    assert listing(populated / "repo.db.tar.gz") == []
+
+
+# ---------------------------------------------------------------------------------------------
+# signals: HUP, QUIT, INT and TERM stop a run as pacman's traps do (its message, exit 1), and
+# the directory is left as it was: no lock, no temporary file, the databases untouched
+
+STOP_MESSAGES = {
+    "HUP": "HUP signal caught. Exiting...",
+    "QUIT": "QUIT signal caught. Exiting...",
+    "INT": "Aborted by user! Exiting...",
+    "TERM": "TERM signal caught. Exiting...",
+}
+
+# Runs repo-add with a hook (HOOK_SCENARIO), so that the signal lands at a known point:
+#   run      the run waits in add_packages (lock held, files database writer forked) for
+#            the signal, or for HOOK_RELEASE to appear
+#   workers  the scan workers wait, holding their first packages, until the lock is gone:
+#            the run waits for them
+#   write    the run sends itself the signal from libarchive's write callback (the db archive)
+#   fork:N   the run sends itself the signal from an at-fork hook, after its N-th fork
+#            (1: the files database writer, 2: the first scan worker)
+HOOKED_REPO_ADD = r"""
+import os, signal, sys, time
+scenario, marker, release, lock = (os.environ[k] for k in ("HOOK_SCENARIO", "HOOK_MARKER", "HOOK_RELEASE", "HOOK_LOCK"))
+sig = getattr(signal, "SIG" + os.environ["HOOK_SIGNAL"])
+sys.argv[0] = "repo-add"
+import repotools.repo as repo
+parent = os.getpid()
+
+def wait_for(done):
+    deadline = time.monotonic() + 60
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.002)
+
+if scenario == "run":
+    real_add = repo.add_packages
+    def add_packages(*args, **kwargs):
+        open(marker, "w").close()
+        wait_for(lambda: os.path.exists(release))
+        return real_add(*args, **kwargs)
+    repo.add_packages = add_packages
+elif scenario == "workers":
+    real_scan = repo.scan
+    def scan(*args, **kwargs):
+        if os.getpid() != parent:
+            open(marker, "w").close()
+            wait_for(lambda: not os.path.exists(lock))
+        return real_scan(*args, **kwargs)
+    repo.scan = scan
+elif scenario == "write":
+    from libarchive import ffi
+    real_callback, sent = ffi.WRITE_CALLBACK, []
+    def write_callback(function):
+        def hooked(*args):
+            if os.getpid() == parent and not sent:
+                sent.append(True)
+                os.kill(parent, sig)
+            return function(*args)
+        return real_callback(hooked)
+    ffi.WRITE_CALLBACK = write_callback
+elif scenario.startswith("fork:"):
+    forks = []
+    def after_fork():
+        forks.append(True)
+        if len(forks) == int(scenario[5:]):
+            os.kill(os.getpid(), sig)
+    os.register_at_fork(after_in_parent=after_fork)
+
+from repotools import launch
+launch.repo_add()
+"""
+
+
+def _default_signals(ignored: Sequence[int] = ()) -> Callable[[], None]:
+    """In the child: the stop signals as a shell with job control leaves them (the default),
+    whatever this process inherited; ``ignored`` ignored, as nohup leaves SIGHUP."""
+
+    def apply() -> None:
+        for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN if signum in ignored else signal.SIG_DFL)
+
+    return apply
+
+
+def _hooked_run(
+    repo: Path,
+    scenario: str,
+    signame: str,
+    packages: Sequence[Path],
+    *,
+    send: bool = False,
+    ignored: Sequence[int] = (),
+    extra: Sequence[str] = (),
+) -> Result:
+    marker, release = repo.parent / "hook-reached", repo.parent / "hook-release"
+    for p in (marker, release):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+    env = base_env(
+        HOOK_SCENARIO=scenario,
+        HOOK_SIGNAL=signame,
+        HOOK_MARKER=str(marker),
+        HOOK_RELEASE=str(release),
+        HOOK_LOCK=str(repo / "repo.db.tar.gz.lck"),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOOKED_REPO_ADD, "-q", *extra, "repo.db.tar.gz", *(p.name for p in packages)],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals(ignored),  # noqa: PLW1509 - the tests start no thread
+    )
+    try:
+        if send:
+            deadline = time.monotonic() + 60
+            while not marker.exists():
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "the hook was never reached"
+                time.sleep(0.002)
+            proc.send_signal(getattr(signal, "SIG" + signame))
+            release.touch()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+
+
+def _assert_stopped(r: Result, signame: str) -> None:
+    assert r.rc == 1, r
+    assert r.err == f"==> ERROR: {STOP_MESSAGES[signame]}\n", r
+    assert r.out == "\n", r  # pacman's trap_exit echoes an empty line first
+
+
+@pytest.fixture
+def many(populated: Path) -> list[Path]:
+    """Twelve more packages beside foo (enough for the scan to run in worker processes)."""
+    return [build_package(populated, f"p{i:02d}") for i in range(12)]
+
+
+SIGNALS = list(STOP_MESSAGES)
+
+
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_in_the_middle_of_a_run_stops_it_and_changes_nothing(
+    populated: Path, many: list[Path], signame: str
+) -> None:
+    before = snapshot(populated)
+    r = _hooked_run(populated, "run", signame, many[:3], send=True)
+    _assert_stopped(r, signame)
+    assert snapshot(populated) == before, "a lock, a temporary file or a new database was left behind"
+
+
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_while_the_scan_workers_read_stops_the_run_and_changes_nothing(
+    populated: Path, many: list[Path], signame: str
+) -> None:
+    before = snapshot(populated)
+    r = _hooked_run(populated, "workers", signame, many, send=True, extra=["-j", "2"])
+    _assert_stopped(r, signame)
+    assert snapshot(populated) == before
+
+
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_inside_a_libarchive_callback_is_not_lost(populated: Path, many: list[Path], signame: str) -> None:
+    # an exception raised in a ctypes callback is printed and ignored: the run would go on
+    before = snapshot(populated)
+    r = _hooked_run(populated, "write", signame, many[:1])
+    _assert_stopped(r, signame)
+    assert snapshot(populated) == before
+
+
+@pytest.mark.parametrize("nth", [1, 2], ids=["files database writer", "scan worker"])
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_while_forking_is_not_lost(populated: Path, many: list[Path], signame: str, nth: int) -> None:
+    # an exception raised in an at-fork hook is printed and ignored: the run would go on
+    before = snapshot(populated)
+    r = _hooked_run(populated, f"fork:{nth}", signame, many, extra=["-j", "2"])
+    _assert_stopped(r, signame)
+    assert snapshot(populated) == before
+
+
+def test_a_signal_ignored_on_entry_stays_ignored(populated: Path, many: list[Path]) -> None:
+    """nohup: as bash, whose traps cannot catch a signal ignored when it started."""
+    r = _hooked_run(populated, "run", "HUP", many[:1], send=True, ignored=[signal.SIGHUP])
+    assert r.rc == 0, r
+    assert "p00-1.0-1/desc" in listing(populated / "repo.db.tar.gz")
+
+
+@pytest.mark.parametrize("signame", ["INT", "TERM"])
+def test_a_signal_while_waiting_for_the_lock_stops_the_wait(populated: Path, signame: str) -> None:
+    lock = populated / "repo.db.tar.gz.lck"
+    lock.write_text("4242\n")
+    before = snapshot(populated)
+    proc = subprocess.Popen(
+        [*REPO_ADD, "--wait-for-lock", "repo.db.tar.gz", "foo-1.0-1-x86_64.pkg.tar.zst"],
+        cwd=populated,
+        env=base_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_signals(),  # noqa: PLW1509 - the tests start no thread
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == f"==> Waiting for lock file {lock} (held by process 4242)...\n"
+        proc.send_signal(getattr(signal, "SIG" + signame))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 1, err
+    assert (out, err) == ("\n", f"==> ERROR: {STOP_MESSAGES[signame]}\n")
+    assert snapshot(populated) == before, "the lock of the other process is left alone"
+
+
+@pytest.fixture(scope="module")
+def hundreds(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    d = tmp_path_factory.mktemp("hundreds")
+    return [build_package(d, f"h{i:03d}") for i in range(400)]
+
+
+@pytest.mark.parametrize("signame", SIGNALS)
+def test_a_signal_stops_a_long_run_of_the_real_command(populated: Path, hundreds: list[Path], signame: str) -> None:
+    """No hook: repo-add itself, signalled as soon as it holds the lock (the 400 packages
+    take far longer to read than the signal takes to arrive)."""
+    before = snapshot(populated)
+    lock = populated / "repo.db.tar.gz.lck"
+    proc = subprocess.Popen(
+        [*REPO_ADD, "-q", "repo.db.tar.gz", *map(str, hundreds)],
+        cwd=populated,
+        env=base_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_signals(),  # noqa: PLW1509 - the tests start no thread
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not lock.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        proc.send_signal(getattr(signal, "SIG" + signame))
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _assert_stopped(Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err)), signame)
     assert snapshot(populated) == before

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -760,26 +761,72 @@ def test_a_package_written_to_while_it_is_read_is_refused(
         archive.scan_package(str(pkg))
 
 
-@pytest.mark.parametrize("kind", ["db", "files"])
-def test_a_database_that_cannot_be_put_in_place_is_an_error_and_leaves_nothing_behind(repo: Path, kind: str) -> None:
+# every name the update replaces or removes besides the archives themselves: a directory
+# there is found before anything is renamed
+IN_THE_WAY = [
+    "r.db",
+    "r.files",
+    "r.db.sig",
+    "r.files.sig",
+    "r.db.tar.gz.sig",
+    "r.files.tar.gz.sig",
+    "r.db.tar.gz.old",
+    "r.files.tar.gz.old",
+    "r.db.tar.gz.old.sig",
+    "r.files.tar.gz.old.sig",
+    "r.db.tmp-link",
+    "r.files.tar.gz.old.tmp-link",
+]
+
+
+@pytest.mark.parametrize("name", IN_THE_WAY)
+def test_a_directory_in_the_way_of_the_rotation_fails_before_anything_is_touched(repo: Path, name: str) -> None:
     db = repo / "r.db.tar.gz"
     run(db, build_package(repo))
+    run(db, build_package(repo))  # the .old files exist: each one must stay as it is
     newer = build_package(repo, version="1.0-2")
-    (repo / f"r.{kind}.tar.gz.old").mkdir()  # in the way of the rotation
+    in_the_way = repo / name
+    if os.path.lexists(in_the_way):
+        in_the_way.unlink()
+    in_the_way.mkdir()
     before = snapshot(repo)
-    with pytest.raises(
-        RepoWriteError, match=rf"Cannot put the new database '.*r\.{kind}\.tar\.gz' in place: Is a directory"
-    ):
-        run(db, newer)  # the files database too: the db is not replaced while the files one cannot be
-    after = snapshot(repo)
-    if kind == "files":  # the db's .old was made first: it is the db as it still is
-        assert after.pop("r.db.tar.gz.old")[1] == (repo / "r.db.tar.gz").read_bytes()
-    assert after == before  # both archives as they were, and no temporary file left
+    kind = "files" if name.startswith("r.files") else "db"
+    with pytest.raises(RepoWriteError) as failure:
+        run(db, newer)
+    assert str(failure.value) == (
+        f"Cannot put the new database '{repo / f'r.{kind}.tar.gz'}' in place: Is a directory ('{in_the_way}')."
+    )
+    assert snapshot(repo) == before  # archives, links and .old files as they were, no temporary file left
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # the files database's writer was reaped
-    (repo / f"r.{kind}.tar.gz.old").rmdir()
+    in_the_way.rmdir()
     outcome, _ = run(db, newer)
     assert outcome.added == ["foo-1.0-2"]
+    assert os.readlink(repo / "r.db") == "r.db.tar.gz"
+
+
+def test_a_directory_in_the_way_fails_the_same_from_the_command_line(repo: Path) -> None:
+    """The review's case: the db link replaced by a directory; the files database is not
+    written while the db cannot be, and no .old file moves."""
+    db = repo / "r.db.tar.gz"
+    run(db, build_package(repo))
+    run(db, build_package(repo))
+    bar = build_package(repo, "bar")
+    (repo / "r.db").unlink()
+    (repo / "r.db").mkdir()
+    before = snapshot(repo)
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "repo-add"), "-q", "r.db.tar.gz", bar.name],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1, proc
+    assert proc.stderr == (
+        f"==> ERROR: Cannot put the new database '{db}' in place: Is a directory ('{repo / 'r.db'}').\n"
+    )
+    assert snapshot(repo) == before
 
 
 def test_a_package_that_is_not_a_regular_file_is_streamed(repo: Path) -> None:
