@@ -509,19 +509,27 @@ def test_a_held_lock_fails_naming_the_holder_and_changes_nothing(populated: Path
     assert snapshot(populated) == before
 
 
-def test_wait_for_lock_waits_until_the_lock_is_released(populated: Path) -> None:
-    lock = populated / "repo.db.tar.gz.lck"
-    lock.write_text("4242\n")
-    build_package(populated, "bar")
-    proc = subprocess.Popen(
-        [*REPO_ADD, "--wait-for-lock", "repo.db.tar.gz", "bar-1.0-1-x86_64.pkg.tar.zst"],
-        cwd=populated,
+def _waiting_for_the_lock(
+    directory: Path, package: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.Popen[str]:
+    """``repo-add --wait-for-lock repo.db.tar.gz PACKAGE`` started in ``directory``, its output piped."""
+    return subprocess.Popen(
+        [*REPO_ADD, "--wait-for-lock", "repo.db.tar.gz", package],
+        cwd=directory,
         env=base_env(),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=preexec_fn,  # noqa: PLW1509 - the tests start no thread
     )
+
+
+def test_wait_for_lock_waits_until_the_lock_is_released(populated: Path) -> None:
+    lock = populated / "repo.db.tar.gz.lck"
+    lock.write_text("4242\n")
+    build_package(populated, "bar")
+    proc = _waiting_for_the_lock(populated, "bar-1.0-1-x86_64.pkg.tar.zst")
     watchdog = threading.Timer(60, proc.kill)
     watchdog.start()
     try:
@@ -918,16 +926,7 @@ def test_a_signal_while_waiting_for_the_lock_stops_the_wait(populated: Path, sig
     lock = populated / "repo.db.tar.gz.lck"
     lock.write_text("4242\n")
     before = snapshot(populated)
-    proc = subprocess.Popen(
-        [*REPO_ADD, "--wait-for-lock", "repo.db.tar.gz", "foo-1.0-1-x86_64.pkg.tar.zst"],
-        cwd=populated,
-        env=base_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=_default_signals(),  # noqa: PLW1509 - the tests start no thread
-    )
+    proc = _waiting_for_the_lock(populated, "foo-1.0-1-x86_64.pkg.tar.zst", _default_signals())
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == f"==> Waiting for lock file {lock} (held by process 4242)...\n"
