@@ -580,7 +580,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                     name = os.path.basename(paths.archive(kind))
                     report(Event(Level.MSG, f"Signing database '{name}'..."))
                     sigs.append(temps[kind] + ".sig")
-                    gpg.sign(temps[kind], sigs[-1])
+                    gpg.sign(temps[kind], sigs[-1], name)
                     os.chmod(sigs[-1], 0o644)
                     report(Event(Level.MSG2, f"Created signature file '{name}.sig'"))
         except BaseException:

@@ -93,10 +93,11 @@ class UserGpg:
                 raise GpgError(f"The key {key} does not exist in your keyring.")
             raise GpgError("There is no key in your keyring.")
 
-    def sign(self, path: str, output: str) -> None:
-        """Write a binary detached signature of ``path`` to ``output``, by the key asked for."""
+    def sign(self, path: str, output: str, name: str | None = None) -> None:
+        """Write a binary detached signature of ``path`` to ``output``, by the key asked for;
+        ``name`` is what errors call the file (the database, not its temporary file)."""
         key = self._signing_key()
-        name = os.path.basename(path)
+        name = name or os.path.basename(path)
         by = f" with the key {key}" if key else ""
         extra = ["--local-user", key] if key else None  # fails, where --default-key falls back
         with open(path, "rb") as f:
