@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import libarchive
 import pytest
@@ -813,6 +814,29 @@ def _default_signals(ignored: Sequence[int] = ()) -> Callable[[], None]:
     return apply
 
 
+@contextlib.contextmanager
+def _reaped(proc: subprocess.Popen[Any]) -> Iterator[subprocess.Popen[Any]]:
+    """Kill ``proc`` on the way out if it still runs (an assertion failed, a timeout)."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _signal_when_there(
+    proc: subprocess.Popen[Any], path: Path, signame: str, missing: str, poll: float = 0.002
+) -> None:
+    """Send ``SIG<signame>`` to ``proc`` as soon as ``path`` exists (within a minute)."""
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, missing
+        time.sleep(poll)
+    proc.send_signal(getattr(signal, "SIG" + signame))
+
+
 def _hooked_run(
     repo: Path,
     scenario: str,
@@ -843,20 +867,11 @@ def _hooked_run(
         stderr=subprocess.PIPE,
         preexec_fn=_default_signals(ignored),  # noqa: PLW1509 - the tests start no thread
     )
-    try:
+    with _reaped(proc):
         if send:
-            deadline = time.monotonic() + 60
-            while not marker.exists():
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "the hook was never reached"
-                time.sleep(0.002)
-            proc.send_signal(getattr(signal, "SIG" + signame))
+            _signal_when_there(proc, marker, signame, "the hook was never reached")
             release.touch()
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     return Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
 
 
@@ -927,15 +942,11 @@ def test_a_signal_while_waiting_for_the_lock_stops_the_wait(populated: Path, sig
     lock.write_text("4242\n")
     before = snapshot(populated)
     proc = _waiting_for_the_lock(populated, "foo-1.0-1-x86_64.pkg.tar.zst", _default_signals())
-    try:
+    with _reaped(proc):
         assert proc.stdout is not None
         assert proc.stdout.readline() == f"==> Waiting for lock file {lock} (held by process 4242)...\n"
         proc.send_signal(getattr(signal, "SIG" + signame))
         out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 1, err
     assert (out, err) == ("\n", f"==> ERROR: {STOP_MESSAGES[signame]}\n")
     assert snapshot(populated) == before, "the lock of the other process is left alone"
@@ -962,17 +973,8 @@ def test_a_signal_stops_a_long_run_of_the_real_command(populated: Path, hundreds
         stderr=subprocess.PIPE,
         preexec_fn=_default_signals(),  # noqa: PLW1509 - the tests start no thread
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not lock.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.001)
-        proc.send_signal(getattr(signal, "SIG" + signame))
+    with _reaped(proc):
+        _signal_when_there(proc, lock, signame, "the lock was never taken", poll=0.001)
         out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     _assert_stopped(Result(subprocess.CompletedProcess(proc.args, proc.returncode, out, err)), signame)
     assert snapshot(populated) == before
