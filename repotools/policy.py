@@ -106,13 +106,19 @@ def _details(checks: Sequence[SignatureCheck]) -> list[str]:
     return [c.describe() for c in checks]
 
 
+# the verdicts that refuse a package under every level but Never (SignatureCheck.fails), in the
+# order their errors are chosen when a package has several
+_FAILURES = (
+    (Verdict.BAD, BadSignature),
+    (Verdict.REVOKED_KEY, RevokedKeySignature),
+    (Verdict.DISABLED_KEY, DisabledKeySignature),
+)
+
+
 def _refuse_failures(checks: Sequence[SignatureCheck], subject: str, level: str) -> None:
-    if any(c.verdict is Verdict.BAD for c in checks):
-        raise BadSignature(subject, level, _details(checks))
-    if any(c.verdict is Verdict.REVOKED_KEY for c in checks):
-        raise RevokedKeySignature(subject, level, _details(checks))
-    if any(c.verdict is Verdict.DISABLED_KEY for c in checks):
-        raise DisabledKeySignature(subject, level, _details(checks))
+    for verdict, error in _FAILURES:
+        if any(c.verdict is verdict for c in checks):
+            raise error(subject, level, _details(checks))
 
 
 @dataclass(frozen=True)
