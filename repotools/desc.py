@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .pkginfo import PkgInfo
@@ -37,35 +37,28 @@ class PackageRecord:
     pgpsig: bytes | None = None
 
 
-def _field(out: list[str], name: str, values: Sequence[str]) -> None:
-    if values and values[0]:
-        out.append(f"%{name}%")
-        out.extend(values)
-        out.append("")
-
-
 def render_desc(rec: PackageRecord) -> bytes:
     """The ``desc`` file repo-add writes for this package."""
     i = rec.info
-    out: list[str] = []
     sig = base64.b64encode(rec.pgpsig).decode() if rec.pgpsig else ""
-    for name, values in (
-        ("FILENAME", (rec.filename,)),
-        ("NAME", (i.name,)),
-        ("BASE", (i.base,)),
-        ("VERSION", (i.version,)),
-        ("DESC", (i.desc,)),
+    out: list[str] = []
+    for name, value in (  # one value (a str) or several (a tuple of them), in repo-add's order
+        ("FILENAME", rec.filename),
+        ("NAME", i.name),
+        ("BASE", i.base),
+        ("VERSION", i.version),
+        ("DESC", i.desc),
         ("GROUPS", i.groups),
-        ("CSIZE", (str(rec.csize),)),
-        ("ISIZE", (i.isize,)),
-        ("MD5SUM", (rec.md5sum,)),
-        ("SHA256SUM", (rec.sha256sum,)),
-        ("PGPSIG", (sig,)),
-        ("URL", (i.url,)),
+        ("CSIZE", str(rec.csize)),
+        ("ISIZE", i.isize),
+        ("MD5SUM", rec.md5sum),
+        ("SHA256SUM", rec.sha256sum),
+        ("PGPSIG", sig),
+        ("URL", i.url),
         ("LICENSE", i.licenses),
-        ("ARCH", (i.arch,)),
-        ("BUILDDATE", (i.builddate,)),
-        ("PACKAGER", (i.packager,)),
+        ("ARCH", i.arch),
+        ("BUILDDATE", i.builddate),
+        ("PACKAGER", i.packager),
         ("REPLACES", i.replaces),
         ("CONFLICTS", i.conflicts),
         ("PROVIDES", i.provides),
@@ -74,13 +67,19 @@ def render_desc(rec: PackageRecord) -> bytes:
         ("MAKEDEPENDS", i.makedepends),
         ("CHECKDEPENDS", i.checkdepends),
     ):
-        _field(out, name, values)
-    return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b""
+        if not value:
+            continue
+        if isinstance(value, str):
+            out.append(f"%{name}%\n{value}\n\n")
+        elif value[0]:  # format_entry tests the first value only
+            out.append(f"%{name}%\n" + "\n".join(value) + "\n\n")
+    return "".join(out).encode("utf-8", "surrogateescape")
 
 
 def render_files(paths: Iterable[bytes]) -> bytes:
     """The ``files`` entry: ``%FILES%`` then one path a line (already sorted)."""
-    return b"%FILES%\n" + b"".join(p + b"\n" for p in paths)
+    paths = tuple(paths)
+    return b"%FILES%\n" + b"\n".join(paths) + b"\n" if paths else b"%FILES%\n"
 
 
 def parse_desc(data: bytes) -> dict[str, list[str]]:
@@ -161,7 +160,8 @@ def _escape_char(ch: str) -> bytes:
     return ch.encode("utf-8")
 
 
-_PLAIN_LINES = re.compile(rb"[ -\[\]-~\n]*")
+# the bytes _PLAIN allows, and the newline: what bytes.translate deletes from plain joined names
+_PLAIN_LINE_BYTES = bytes(b for b in range(0x20, 0x7F) if b != 0x5C) + b"\n"
 
 
 def listed(name: bytes) -> bool:
@@ -183,9 +183,9 @@ def listed(name: bytes) -> bool:
 
 def files_list(member_names: Iterable[bytes]) -> list[bytes]:
     """Package member names as repo-add lists them: no dot-files, escaped, ``sort -u``."""
-    names = [n for n in member_names if listed(n)]
+    names = [n for n in member_names if (n and n[0] != 0x2E) or listed(n)]  # 0x2E: "."
     joined = b"\n".join(names)
     # nothing to escape in any name: only plain bytes, and no newline but the ones joining them
-    if _PLAIN_LINES.fullmatch(joined) and joined.count(b"\n") == len(names) - 1:
+    if not joined.translate(None, _PLAIN_LINE_BYTES) and joined.count(b"\n") == len(names) - 1:
         return sorted(set(names))
     return sorted({bsdtar_list_name(n) for n in names})

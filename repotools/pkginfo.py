@@ -116,30 +116,58 @@ def _split_line_as_read(line: str) -> tuple[str, str]:
     return var, val
 
 
+# A .PKGINFO as makepkg writes it: "key = value" lines, "#" comments and empty lines, with
+# nothing for the line loop (_read_lines) to strip, fold or split otherwise: no blank at either
+# end of a line, no "=" next to the separator, and nowhere a tab, a CR, a VT, an FF or two spaces
+# in a row. For such a text every line's split is _PLAIN_PAIR's, read in one pass.
+_PLAIN_TEXT = re.compile(r"(?:(?:#[^\n]*|[^\s=#][^\s=]* = [^\s=](?:[^\n]*[^\s=])?)?\n)*")
+_PLAIN_PAIR = re.compile(r"^([^\s=#][^\s=]*) = (.*)$", re.MULTILINE)
+_FOLDED = ("  ", "\t", "\r", "\v", "\f")
+
+
+def _plain_pairs(body: str) -> list[tuple[str, str]] | None:
+    """The lines of ``body`` split in one pass, if it is plain (see above); None otherwise."""
+    if any(s in body for s in _FOLDED) or not _PLAIN_TEXT.fullmatch(body):
+        return None
+    return _PLAIN_PAIR.findall(body)
+
+
 def parse_pkginfo(data: bytes) -> PkgInfo:
     """Parse ``.PKGINFO`` bytes into the fields repo-add records (no validation)."""
-    text = data.decode("utf-8", "surrogateescape").replace("\0", "")
-    lines = text.split("\n")
+    text = data.decode("utf-8", "surrogateescape")
+    if "\0" in text:
+        text = text.replace("\0", "")
     # `while read` never runs its body for a last line with no newline
-    lines.pop()
+    body = text[: text.rfind("\n") + 1]
+    pairs = _plain_pairs(body)
+    if pairs is None:
+        pairs = _read_lines(body)
     scalars: dict[str, str] = {}
     lists: dict[str, list[str]] = {}
     extra: dict[str, str] = {}
-    for line in lines:
-        line = line.strip(" \t")  # `read -r line` with the default IFS
-        if line.startswith("#"):
-            continue
-        var, val = split_line(line)
-        val = _SPACE_RUN.sub(" ", val)
+    for var, val in pairs:
         if var in _SCALARS:
             scalars[_SCALARS[var]] = val
         elif var in _LISTS:
             lists.setdefault(_LISTS[var], []).append(val)
-        elif var:
+        else:
             extra[var] = val
     fields: dict[str, Any] = dict(scalars)
     fields.update((k, tuple(v)) for k, v in lists.items())
     return PkgInfo(**fields, extra=extra)
+
+
+def _read_lines(body: str) -> list[tuple[str, str]]:
+    """The named lines of ``body`` (newline-terminated) as repo-add's loop splits and folds them."""
+    pairs = []
+    for line in body.split("\n")[:-1]:
+        line = line.strip(" \t")  # `read -r line` with the default IFS
+        if line.startswith("#"):
+            continue
+        var, val = split_line(line)
+        if var:  # a line with no name sets nothing
+            pairs.append((var, _SPACE_RUN.sub(" ", val)))
+    return pairs
 
 
 def check_name(name: str) -> str | None:
