@@ -38,7 +38,10 @@ a constant cost per package, but pacman's grows with the database (find_pkgentry
 globs the whole extracted directory): on a quiet 2-core machine d extrapolated
 from 200 gave 170 s and the full run 222 s, a from 200 gave 34 s, the full run
 35 s. So the estimate is low for pacman and the ratio conservative. Such rows are
-marked "*". --full times pacman on everything (d then takes about 4 minutes).
+marked "*". --full times pacman on everything (d then takes about 4 minutes);
+half of repotools' runs of that case then come before pacman's run and half
+after it, so that a machine whose speed drifts over those minutes weighs on
+both tools alike.
 
 Memory: "RSS" is the largest resident set of any one process of the command
 (os.wait4, the kernel's maxrss over the process and its reaped descendants), the
@@ -564,13 +567,13 @@ class Bench:
         res.repotools_cpu_s = statistics.median(self._cpu[res.case])
         res.repotools_tree_pss_mb = pss
 
-    def measure_ours(self, res: CaseResult, label: str, argv: list[str], with_base: bool, reps: int) -> str:
-        last = ""
+    def measure_ours(self, res: CaseResult, label: str, argv: list[str], with_base: bool, reps: int,
+                     last: str = "") -> str:
+        """``reps`` timed runs; the directory of the last one (``last``, the one before, is removed)."""
         for _ in range(reps):
             if last:
                 shutil.rmtree(last)
             last = self.ours_once(res, label, argv, with_base)
-        self.ours_summary(res, label, argv, with_base)
         return last
 
     def finish(self, res: CaseResult) -> CaseResult:
@@ -587,21 +590,24 @@ class Bench:
         res = CaseResult(case, TITLES[case])
         paths = self.pool.paths[:n]
         reps = self.args.repeat if n <= N_SMALL else self.args.repeat_big
-        log(f"[{case}] repotools: add {n} packages to an empty database, {reps} runs...")
-        ours_dir = self.measure_ours(res, case, [self.ours, "{DB}", *paths], False, reps)
-        log(f"[{case}]   median {res.repotools_s:.3f} s (runs: {_fmt(res.repotools_runs)}), "
-            f"CPU {res.repotools_cpu_s:.2f} s, RSS {res.repotools_rss_mb:.0f} MB, tree PSS {res.repotools_tree_pss_mb:.0f} MB")
-
         sample = n if self.args.full else min(n, self.args.pacman_sample)
+        ours = [self.ours, "{DB}", *paths]
+        # a full pacman run takes minutes, over which this machine's speed drifts: half of
+        # repotools' runs come before it and half after, so that the drift weighs on both alike
+        before = (reps + 1) // 2 if sample == n else reps
+        log(f"[{case}] repotools: add {n} packages to an empty database, {before} of {reps} runs...")
+        ours_dir = self.measure_ours(res, case, ours, False, before)
+
         if sample <= 0:
             res.pacman_note = "not run"
-            return self.finish(res)
-        if sample == n:
+        elif sample == n:
             log(f"[{case}] pacman: add {n} packages to an empty database (full run)...")
             run, _, pac_dir = self.timed(f"{case}-pacman", "pacman", ["/usr/bin/repo-add", "{DB}", *paths], False)
             res.pacman_runs = [run.seconds]
             res.pacman_s = run.seconds
             res.pacman_cpu_s = run.cpu_s
+            log(f"[{case}] repotools: the other {reps - before} runs...")
+            ours_dir = self.measure_ours(res, case, ours, False, reps - before, ours_dir)
             res.check = compare(pac_dir, ours_dir, self.ext)
         else:
             big, one, pac_dir = self.pacman_sample_runs(sample)
@@ -616,6 +622,9 @@ class Bench:
             _, _, ours_sample = self.timed(f"{case}-repotools-sample", "repotools",
                                            [self.ours, "{DB}", *self.pool.paths[:sample]], False)
             res.check = compare(pac_dir, ours_sample, self.ext)
+        self.ours_summary(res, case, ours, False)
+        log(f"[{case}]   repotools median {res.repotools_s:.3f} s (runs: {_fmt(res.repotools_runs)}), "
+            f"CPU {res.repotools_cpu_s:.2f} s, RSS {res.repotools_rss_mb:.0f} MB, tree PSS {res.repotools_tree_pss_mb:.0f} MB")
         if res.pacman_runs:
             log(f"[{case}]   pacman {res.pacman_s:.1f} s{' (' + res.pacman_note + ')' if res.pacman_note else ''}")
         return self.finish(res)

@@ -293,13 +293,15 @@ def _end_line() -> None:
 def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _trap_signals()
+    # as pacman's scripts: no arguments (for repotools, a command alone) print the usage, and exit 1
+    usage = not args or (app_ is app and args in (["add"], ["remove"]))
     try:
-        code = get_command(app_).main(args=args, prog_name=prog, standalone_mode=False)
+        code = get_command(app_).main(args=[*args, "--help"] if usage else args, prog_name=prog, standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: pacman exits 1, not click's 2
         message = e.format_message()
-        if message:  # empty after "no arguments": the help was printed instead
+        if message:
             Printer(color=False).error(message)
         return 1
     except (typer.Abort, KeyboardInterrupt):
@@ -310,6 +312,8 @@ def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
         Printer(color=False).error(str(e))
         return 1
     except BrokenPipeError:
+        return 1
+    if usage:
         return 1
     return code if isinstance(code, int) else 0
 

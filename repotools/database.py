@@ -104,7 +104,8 @@ class Database:
 
 @dataclass(frozen=True)
 class ScannedPackage:
-    """A package file as read from disk: its record and file list, or why it failed."""
+    """A package file as read from disk: its record and file list, or why it failed (both,
+    when only its signature file failed)."""
 
     path: str
     record: PackageRecord | None = None
@@ -182,11 +183,13 @@ def add_packages(
     seen: list[ScannedPackage] = []
     for pkg in packages:  # an iterator, perhaps: packages may still be being read
         seen.append(pkg)
-        if pkg.error is not None or pkg.record is None:
+        rec = pkg.record
+        if rec is None:
+            if isinstance(pkg.error, InvalidPackage):  # repo-add finds that out reading .PKGINFO, once adding
+                ev.append(Event(Level.MSG, f"Adding package '{pkg.path}'"))
             ev.append(Event(Level.ERROR, str(pkg.error)))
             out.failed = True
             continue
-        rec = pkg.record
         info = rec.info
         ev.append(Event(Level.MSG, f"Adding package '{pkg.path}'"))
         entry = info.entry_name
@@ -209,6 +212,10 @@ def add_packages(
                     old_name = first(desc, "FILENAME")
                     if old_name and "/" not in old_name and old_name not in ("", ".", ".."):
                         old_file = os.path.join(os.path.dirname(pkg.path), old_name)
+        if pkg.error is not None:  # its signature file, which repo-add reads after the checks above
+            ev.append(Event(Level.ERROR, str(pkg.error)))
+            out.failed = True
+            continue
         if rec.pgpsig is not None:
             ev.append(Event(Level.MSG2, "Adding package signature..."))
         if check_signature is not None:

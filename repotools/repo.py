@@ -163,14 +163,21 @@ def read_signature(path: str) -> bytes | None:
 def scan(path: str, verifier: Verifier | None = None) -> ScannedPackage:
     """Read one package file and its signature, and check the signature with ``verifier``.
 
-    Errors are returned, not raised.
+    Errors are returned, not raised; a signature file that cannot be used is returned
+    with the package's record, which repo-add checks against the database first.
     """
     try:
         if not os.path.isfile(path):
             raise PackageNotFound(path)
         s = scan_package(path)
-        sig = read_signature(path)
+        sig_error: SignatureFileError | None = None
+        try:
+            sig = read_signature(path)
+        except SignatureFileError as e:  # reported with the record: repo-add checks the entry first
+            sig, sig_error = None, e
         record, files = build_record(path, s.pkginfo, s.members, s.csize, s.md5sum, s.sha256sum, sig)
+        if sig_error is not None:
+            return ScannedPackage(path=path, record=record, files=files, identity=s.identity, error=sig_error)
         verification = (
             verifier(path, sig, s.identity, s.content) if verifier is not None and sig is not None else None
         )
@@ -572,8 +579,9 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 db_tmp = _new_temp(paths, "db")
             _remember(cache, _fill_temp(db_tmp, database.db, compression, mtime))
             files_job.finish(database.files.ops)
-            if not database.db:
-                report(Event(Level.WARNING, "No packages remain, creating empty database."))
+            if not database.db:  # as repo-add, once for each archive
+                for _kind in KINDS:
+                    report(Event(Level.WARNING, "No packages remain, creating empty database."))
             temps = {"db": db_tmp, "files": files_job.tmp}
             if req.sign and gpg is not None:
                 for kind in KINDS:

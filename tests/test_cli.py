@@ -182,9 +182,18 @@ def test_an_unknown_option_is_a_usage_error_with_exit_1(repo: Path, command: lis
 
 @pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
 def test_a_missing_database_argument_is_a_usage_error_with_exit_1(repo: Path, command: list[str]) -> None:
-    r = cli(command, cwd=repo)
+    r = cli(command, "-q", cwd=repo)
     assert r.rc == 1, r
     assert "==> ERROR: Missing argument '<path-to-db>'." in r.err.splitlines(), r
+
+
+@pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
+def test_no_arguments_print_the_usage_and_exit_1_as_pacman_s_scripts(repo: Path, command: list[str]) -> None:
+    r = cli(command, cwd=repo)
+    assert r.rc == 1, r
+    assert "Usage:" in r.out and r.err == "", r
+    assert r.out == cli(command, "--help", cwd=repo).out
+    assert list(repo.iterdir()) == []
 
 
 @pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
@@ -604,7 +613,7 @@ def test_source_date_epoch_gives_byte_identical_databases_in_different_directori
 def test_removing_the_last_package_leaves_a_valid_empty_database(populated: Path) -> None:
     r = cli(REPO_REMOVE, "repo.db.tar.gz", "foo", cwd=populated)
     assert r.rc == 0, r
-    assert r.err == "==> WARNING: No packages remain, creating empty database.\n"
+    assert r.err == "==> WARNING: No packages remain, creating empty database.\n" * 2  # one for each archive
     for kind in ("db", "files"):
         assert listing(populated / f"repo.{kind}.tar.gz") == []
 
@@ -721,7 +730,7 @@ def test_remove_accepts_and_ignores_the_options_of_repo_add(populated: Path, com
     old = populated / "foo-1.0-1-x86_64.pkg.tar.zst"
     r = cli(command, *options.split(), "repo.db.tar.gz", "foo", cwd=populated)
     assert r.rc == 0, r
-    assert r.err == "==> WARNING: No packages remain, creating empty database.\n"
+    assert r.err == "==> WARNING: No packages remain, creating empty database.\n" * 2  # one for each archive
     assert listing(populated / "repo.db.tar.gz") == []
     assert old.exists(), "-R removes no package file here"
 

@@ -21,7 +21,7 @@ from repotools.database import (
     remove_packages,
 )
 from repotools.desc import parse_desc, render_desc
-from repotools.errors import PackageNotFound, RepoToolsError
+from repotools.errors import InvalidPackage, PackageNotFound, RepoToolsError, SignatureFileError
 
 MSG, MSG2, WARNING, ERROR = Level.MSG, Level.MSG2, Level.WARNING, Level.ERROR
 MEMBERS = (b".PKGINFO", b".MTREE", b"usr/", b"usr/bin/", b"usr/bin/tool")
@@ -267,6 +267,46 @@ def test_a_package_that_failed_to_read_fails_the_run_and_the_rest_is_still_check
     assert out.failed
     assert texts(out.events)[0] == (ERROR, "File 'missing.pkg.tar.zst' not found.")
     assert (MSG, "Adding package '/repo/foo-1.0-1-x86_64.pkg.tar.zst'") in texts(out.events)
+
+
+def test_an_invalid_package_is_refused_once_adding_it_is_said_as_repo_add_reads_pkginfo_then() -> None:
+    bad = ScannedPackage(path="/repo/x.pkg.tar.zst", error=InvalidPackage("/repo/x.pkg.tar.zst", "no pkgver"))
+    out = add_packages(Database(), [bad], AddOptions())
+    assert out.failed
+    assert texts(out.events) == [
+        (MSG, "Adding package '/repo/x.pkg.tar.zst'"),
+        (ERROR, "Invalid package file '/repo/x.pkg.tar.zst': no pkgver."),
+    ]
+
+
+def _with_bad_signature_file(pkg: ScannedPackage) -> ScannedPackage:
+    error = SignatureFileError(f"Cannot use armored signatures for packages: {pkg.path}.sig")
+    return ScannedPackage(path=pkg.path, record=pkg.record, files=pkg.files, error=error)
+
+
+def test_a_bad_signature_file_fails_after_the_entry_checks_as_in_repo_add() -> None:
+    db = database_with(package(version="2.0-1"))
+    out = add_packages(db, [_with_bad_signature_file(package())], AddOptions())
+    assert out.failed and out.added == []
+    assert texts(out.events) == [
+        (MSG, "Adding package '/repo/foo-1.0-1-x86_64.pkg.tar.zst'"),
+        (WARNING, "A newer version for 'foo' is already present in database"),
+        (ERROR, "Cannot use armored signatures for packages: /repo/foo-1.0-1-x86_64.pkg.tar.zst.sig"),
+    ]
+    assert list(db.db) == ["foo-2.0-1"]
+
+
+@pytest.mark.parametrize(
+    ("existing", "options"),
+    [("1.0-1", AddOptions(only_new=True)), ("2.0-1", AddOptions(prevent_downgrade=True))],
+    ids=["only-new", "prevent-downgrade"],
+)
+def test_a_skipped_package_s_bad_signature_file_does_not_fail_the_run(existing: str, options: AddOptions) -> None:
+    db = database_with(package(version=existing))
+    out = add_packages(db, [_with_bad_signature_file(package())], options)
+    assert not out.failed
+    assert out.skipped == ["foo-1.0-1"] and out.added == []
+    assert all(level != ERROR for level, _ in texts(out.events))
 
 
 def test_an_embedded_signature_is_announced_before_the_checksums() -> None:

@@ -903,3 +903,63 @@ def test_ours_verify_without_packages_checks_the_signature(signing_repos: Repos,
     bad = run_tool([OUR_REPO_ADD, "-v", DB], repos.ours, repos.env)
     assert bad.returncode == 1, str(bad)
     assert DB in bad.stderr
+
+
+# --- messages ------------------------------------------------------------------------------
+
+ARMORED = b"-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all\n-----END PGP SIGNATURE-----\n"
+
+
+def messages(result: ToolResult) -> tuple[list[str], list[str]]:
+    """A run's message lines, for comparison: standard output whole, but for pacman's
+    "Extracting" lines (repotools reads the database in memory, and does not print them);
+    errors on standard error by their prefix only (repotools' say more, and name the cause)."""
+    out = [
+        line
+        for line in result.stdout.splitlines()
+        if not (line.startswith("==> Extracting ") and line.endswith(" to a temporary location..."))
+    ]
+    err = ["==> ERROR:" if line.startswith("==> ERROR: ") else line for line in result.stderr.splitlines()]
+    return out, err
+
+
+def assert_same_messages(results: tuple[ToolResult, ToolResult]) -> None:
+    ref, ours = results
+    assert messages(ours) == messages(ref), f"pacman's and our messages differ:\n{ref}\n\n{ours}"
+
+
+def test_messages_of_an_addition(repos: Repos) -> None:
+    assert_same_messages(repos.add(DB, repos.put(UP_OLD)))
+    assert_same_messages(repos.add(DB, repos.put(UP_NEW), repos.put(FOO)))
+
+
+def test_an_armored_signature_is_refused_after_adding_package_is_said(repos: Repos) -> None:
+    pkg = repos.put(FOO)
+    repos.write(pkg + ".sig", ARMORED)
+    assert_same_messages(repos.add(DB, pkg, expect=1))
+    repos.assert_same()
+
+
+@pytest.mark.parametrize("option", ["-n", "-p"])
+def test_a_skipped_package_s_signature_file_is_never_read(repos: Repos, option: str) -> None:
+    # repo-add skips it (-n: the entry exists, -p: a newer version does) before it reads the .sig
+    first, again = (UP_OLD, UP_OLD) if option == "-n" else (UP_NEW, UP_OLD)
+    repos.add(DB, repos.put(first))
+    pkg = repos.put(again)
+    repos.write(pkg + ".sig", ARMORED)
+    assert_same_messages(repos.add(option, DB, pkg))
+    repos.assert_same()
+
+
+def test_a_pkginfo_without_pkgver_is_refused_after_adding_package_is_said(repos: Repos, tmp_path: Path) -> None:
+    name = "rt-nover-1.0-1-any.pkg.tar.gz"
+    repos.write(name, _tar(tmp_path, name, {".PKGINFO": b"pkgname = rt-nover\n", "usr/share/x": b"x\n"}))
+    assert_same_messages(repos.add(DB, name, expect=1))
+    repos.assert_same()
+
+
+def test_removing_the_last_package_warns_once_for_each_archive(repos: Repos) -> None:
+    repos.add(DB, repos.put(FOO))
+    results = repos.remove(DB, "rt-foo")
+    assert_same_messages(results)
+    assert results[1].stderr.count("No packages remain, creating empty database.") == 2

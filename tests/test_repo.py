@@ -656,12 +656,14 @@ def test_an_empty_signature_is_refused(tmp_path: Path) -> None:
     assert str(e.value) == f"Invalid package signature file '{sig}': it is empty."
 
 
-def test_a_bad_signature_file_fails_the_package(repo: Path) -> None:
+def test_a_bad_signature_file_fails_the_package_and_keeps_its_record(repo: Path) -> None:
     pkg = build_package(repo)
     Path(f"{pkg}.sig").write_bytes(b"")
     scanned = scan(str(pkg))
     assert isinstance(scanned.error, SignatureFileError)
-    assert scanned.record is None
+    # with the record: repo-add checks the database's entries (-n, -p) before it reads the .sig
+    assert scanned.record is not None and scanned.record.info.name == "foo"
+    assert scanned.record.pgpsig is None and scanned.verification is None
 
 
 def test_a_directory_is_not_a_package(repo: Path) -> None:
