@@ -124,7 +124,8 @@ def _run(
         report(Event(Level.MSG, error))
     except RepoToolsError as e:
         error = str(e)
-        report(Event(Level.ERROR, error))
+        for line in error.split("\n"):  # a message of several lines is several errors, as pacman prints it
+            report(Event(Level.ERROR, line))
     except Interrupted as e:  # the report still tells how the run ended
         if not json_out:
             _end_line()

@@ -280,7 +280,7 @@ def _acquire(path: str, wait: bool, report: Report, mask: _Mask) -> None:
             with suppress(OSError), open(path) as f:
                 holder = f.read().strip()
             if not wait:
-                held = f" Held by process {holder}" if holder else ""
+                held = f"\nHeld by process {holder}" if holder else ""  # two error lines, as repo-add's
                 raise LockHeld(f"Failed to acquire lockfile: {path}.{held}") from None
             if not announced:
                 report(

@@ -514,7 +514,8 @@ def test_a_held_lock_fails_naming_the_holder_and_changes_nothing(populated: Path
     r = cli(REPO_ADD, "repo.db.tar.gz", "foo-1.0-1-x86_64.pkg.tar.zst", cwd=populated)
     assert r.rc == 1, r
     assert r.err == (
-        f"==> ERROR: Failed to acquire lockfile: {populated / 'repo.db.tar.gz.lck'}. Held by process 4242\n"
+        f"==> ERROR: Failed to acquire lockfile: {populated / 'repo.db.tar.gz.lck'}.\n"
+        "==> ERROR: Held by process 4242\n"
     )
     assert snapshot(populated) == before
 

@@ -105,6 +105,7 @@ class Repos:
         ours = run_tool([tools[1], *args], self.ours, self.env)
         assert ref.returncode == expect, f"pacman's script did not exit {expect}:\n{ref}"
         assert ours.returncode == ref.returncode, f"exit codes differ:\n{ref}\n\n{ours}"
+        assert_same_messages((ref, ours))
         return ref, ours
 
     def add(self, *args: str, expect: int = 0) -> tuple[ToolResult, ToolResult]:
@@ -911,15 +912,27 @@ ARMORED = b"-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all\n-----END PGP SIG
 
 
 def messages(result: ToolResult) -> tuple[list[str], list[str]]:
-    """A run's message lines, for comparison: standard output whole, but for pacman's
-    "Extracting" lines (repotools reads the database in memory, and does not print them);
-    errors on standard error by their prefix only (repotools' say more, and name the cause)."""
+    """A run's own messages, for comparison (every run of both tools is compared):
+
+    - standard output whole, but for pacman's "Extracting" lines (repotools reads the
+      database in memory) and its "Removing old package file ''" (-R, for a package with
+      no older entry: a pacman bug, which also deletes ``.sig`` in the current directory);
+    - on standard error, the scripts' own lines (``==> ``) only, not what gpg, bsdtar or
+      lrzip print there; errors by their prefix alone (repotools' name the cause too), and
+      not repotools' warning that package signatures are embedded unchecked (no keyring:
+      pacman never checks them).
+    """
     out = [
         line
         for line in result.stdout.splitlines()
         if not (line.startswith("==> Extracting ") and line.endswith(" to a temporary location..."))
+        and line != "  -> Removing old package file ''"
     ]
-    err = ["==> ERROR:" if line.startswith("==> ERROR: ") else line for line in result.stderr.splitlines()]
+    err = [
+        "==> ERROR:" if line.startswith("==> ERROR: ") else line
+        for line in result.stderr.splitlines()
+        if line.startswith("==> ") and not line.startswith("==> WARNING: No package keyring ")
+    ]
     return out, err
 
 

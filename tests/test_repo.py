@@ -382,7 +382,7 @@ def test_a_held_lock_fails_naming_the_holder_and_touches_nothing(populated: Path
     before = snapshot(populated)
     with pytest.raises(LockHeld) as e:
         run(populated / "repo.db.tar.gz", build_package(populated, "baz"))
-    assert str(e.value) == f"Failed to acquire lockfile: {lock}. Held by process 4242"
+    assert str(e.value) == f"Failed to acquire lockfile: {lock}.\nHeld by process 4242"
     # build_package wrote the new package file; nothing else changed
     after = snapshot(populated)
     del after["baz-1.0-1-x86_64.pkg.tar.zst"]
