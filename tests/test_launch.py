@@ -103,3 +103,35 @@ def test_the_run_collects_and_what_lives_at_exit_is_frozen() -> None:
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["3", "True", "True", "True"]
 
+
+
+def test_the_run_collects_with_its_own_thresholds_and_still_frees_cycles() -> None:
+    proc = python(
+        """
+    import gc, sys, weakref
+    import repotools.cli as cli
+    from repotools import launch
+    seen = {}
+
+    class Node:
+        pass
+
+    def entry():
+        seen["threshold"] = gc.get_threshold()
+        cycle = Node()
+        cycle.me = cycle
+        seen["ref"] = weakref.ref(cycle)
+        del cycle
+        seen["kept"] = [[i] for i in range(250_000)]  # allocations: young collections happen
+        seen["freed"] = seen["ref"]() is None
+        sys.exit(0)
+
+    cli.repo_add = entry
+    try:
+        launch.repo_add()
+    except SystemExit:
+        print(seen["threshold"] == launch._RUN_THRESHOLDS, seen["threshold"] != (700, 10, 10), seen["freed"])
+    """
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True", "True"]
