@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer.main import get_command
@@ -124,7 +124,7 @@ def _run(
         report(Event(Level.MSG, error))
     except RepoToolsError as e:
         error = str(e)
-        for line in error.split("\n"):  # a message of several lines is several errors, as pacman prints it
+        for line in e.lines():  # a held lock is two errors, as pacman prints it
             report(Event(Level.ERROR, line))
     except Interrupted as e:  # the report still tells how the run ended
         if not json_out:
@@ -161,8 +161,15 @@ def _signature_gate(pkg_keyring: str | None, siglevel: str | None):  # type: ign
     return SignatureGate.build(home, config.siglevel.package if config.siglevel else None)
 
 
+def _usage(ctx: typer.Context) -> NoReturn:
+    """No database path (none, or an empty one): pacman's scripts print the usage and exit 1."""
+    typer.echo(ctx.get_help(), color=ctx.color)
+    raise typer.Exit(1)
+
+
 def add(
-    db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")] = None,
     packages: Annotated[list[str] | None, typer.Argument(metavar="<package> ...", help="Package files to add.")] = None,
     new: Annotated[
         bool, typer.Option("-n", "--new", help="Only add packages that are not already in the database.")
@@ -207,6 +214,8 @@ def add(
     version: VersionOpt = False,
 ) -> None:
     """Add package files to a pacman repository database (and its files database)."""
+    if not db:
+        _usage(ctx)
     _run(
         db,
         packages or [],
@@ -232,7 +241,8 @@ _IGNORED = "Accepted for compatibility with repo-add; ignored."
 
 
 def remove(
-    db: Annotated[str, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")],
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Argument(metavar="<path-to-db>", help="The database, e.g. repo.db.tar.gz.")] = None,
     names: Annotated[
         list[str] | None, typer.Argument(metavar="<packagename> ...", help="Package names to remove.")
     ] = None,
@@ -254,6 +264,8 @@ def remove(
     version: VersionOpt = False,
 ) -> None:
     """Remove packages, by name, from a pacman repository database (and its files database)."""
+    if not db:
+        _usage(ctx)
     _run(
         db,
         names or [],
@@ -294,15 +306,13 @@ def _end_line() -> None:
 def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     _trap_signals()
-    # as pacman's scripts: no arguments (for repotools, a command alone) print the usage, and exit 1
-    usage = not args or (app_ is app and args in (["add"], ["remove"]))
     try:
-        code = get_command(app_).main(args=[*args, "--help"] if usage else args, prog_name=prog, standalone_mode=False)
+        code = get_command(app_).main(args=args, prog_name=prog, standalone_mode=False)
     except typer.Exit as e:
         return e.exit_code
     except typer.TyperException as e:  # usage errors: pacman exits 1, not click's 2
         message = e.format_message()
-        if message:
+        if message:  # empty when the usage was printed instead (repotools with no command)
             Printer(color=False).error(message)
         return 1
     except (typer.Abort, KeyboardInterrupt):
@@ -313,8 +323,6 @@ def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
         Printer(color=False).error(str(e))
         return 1
     except BrokenPipeError:
-        return 1
-    if usage:
         return 1
     return code if isinstance(code, int) else 0
 

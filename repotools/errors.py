@@ -52,6 +52,10 @@ class RepoToolsError(Exception):
         # itself so errors cross process boundaries (parallel scans) unchanged
         return (_rebuild, (type(self), str(self)))
 
+    def lines(self) -> list[str]:
+        """The message as it is printed: one error line (a newline in it, from a file name say, stays)."""
+        return [str(self)]
+
 
 class UsageError(RepoToolsError):
     """The command line is wrong: an unknown option, a missing argument."""
@@ -114,7 +118,18 @@ class DatabaseNotFound(DatabaseError):
 
 
 class LockHeld(DatabaseError):
-    """Another process holds the database's lock file."""
+    """Another process holds the database's lock file. Printed as repo-add prints it, as two
+    error lines when the file could be read: "Failed to acquire lockfile: <path>.", then
+    "Held by process <its content>"."""
+
+    def __init__(self, path: str, holder: str | None) -> None:
+        self._lines = [f"Failed to acquire lockfile: {path}."]
+        if holder is not None:
+            self._lines.append(f"Held by process {holder}")
+        super().__init__(" ".join(self._lines))
+
+    def lines(self) -> list[str]:
+        return list(getattr(self, "_lines", None) or [str(self)])
 
 
 class RepoWriteError(DatabaseError):

@@ -18,7 +18,9 @@ alone 45 ms, 13 ms with its objects frozen). So:
   thresholds (a young collection every 700 allocations, old ones as the heap grows by a
   quarter) the collector went over them again and again. Measured on bench/'s (d), 5,000
   packages: 5 % of the run's CPU time. Garbage cycles are rare here (exceptions caught
-  with their tracebacks) and are still collected, only later.
+  with their tracebacks): one found in a young collection is freed there; one that has
+  survived into the older generations waits for an old collection, which a run of this
+  size may never reach, and goes with the process, as the cycles alive at exit do.
 - On the way out, whatever is still alive is frozen too. Nothing is skipped: ``finally``
   blocks, atexit handlers and the finalizers of objects freed by reference counting all
   run as before; only the cyclic garbage still alive at exit is left to the operating

@@ -276,12 +276,11 @@ def _acquire(path: str, wait: bool, report: Report, mask: _Mask) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             break
         except FileExistsError:
-            holder = ""
-            with suppress(OSError), open(path) as f:
-                holder = f.read().strip()
+            holder: str | None = None
+            with suppress(OSError), open(path, errors="replace") as f:
+                holder = f.read().rstrip("\n")  # as repo-add's $(cat "$LOCKFILE")
             if not wait:
-                held = f"\nHeld by process {holder}" if holder else ""  # two error lines, as repo-add's
-                raise LockHeld(f"Failed to acquire lockfile: {path}.{held}") from None
+                raise LockHeld(path, holder) from None
             if not announced:
                 report(
                     Event(
@@ -579,12 +578,11 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
                 db_tmp = _new_temp(paths, "db")
             _remember(cache, _fill_temp(db_tmp, database.db, compression, mtime))
             files_job.finish(database.files.ops)
-            if not database.db:  # as repo-add, once for each archive
-                for _kind in KINDS:
-                    report(Event(Level.WARNING, "No packages remain, creating empty database."))
             temps = {"db": db_tmp, "files": files_job.tmp}
-            if req.sign and gpg is not None:
-                for kind in KINDS:
+            for kind in KINDS:  # as repo-add's create_db: each archive's warning, then its signature
+                if not database.db:
+                    report(Event(Level.WARNING, "No packages remain, creating empty database."))
+                if req.sign and gpg is not None:
                     name = os.path.basename(paths.archive(kind))
                     report(Event(Level.MSG, f"Signing database '{name}'..."))
                     sigs.append(temps[kind] + ".sig")

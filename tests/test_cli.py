@@ -180,16 +180,12 @@ def test_an_unknown_option_is_a_usage_error_with_exit_1(repo: Path, command: lis
     assert list(repo.iterdir()) == []
 
 
+@pytest.mark.parametrize("args", [[], ["-q"], [""], ["-n", "-R"]], ids=["none", "-q", "empty", "-n -R"])
 @pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
-def test_a_missing_database_argument_is_a_usage_error_with_exit_1(repo: Path, command: list[str]) -> None:
-    r = cli(command, "-q", cwd=repo)
-    assert r.rc == 1, r
-    assert "==> ERROR: Missing argument '<path-to-db>'." in r.err.splitlines(), r
-
-
-@pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
-def test_no_arguments_print_the_usage_and_exit_1_as_pacman_s_scripts(repo: Path, command: list[str]) -> None:
-    r = cli(command, cwd=repo)
+def test_no_database_path_prints_the_usage_and_exits_1_as_pacman_s_scripts(
+    repo: Path, command: list[str], args: list[str]
+) -> None:
+    r = cli(command, *args, cwd=repo)
     assert r.rc == 1, r
     assert "Usage:" in r.out and r.err == "", r
     assert r.out == cli(command, "--help", cwd=repo).out

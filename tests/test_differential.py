@@ -100,19 +100,24 @@ class Repos:
             (d / rel).write_bytes(data)
         return rel
 
-    def _run(self, tools: tuple[str, str], args: Sequence[str], expect: int) -> tuple[ToolResult, ToolResult]:
-        ref = run_tool([tools[0], *args], self.ref, self.env)
-        ours = run_tool([tools[1], *args], self.ours, self.env)
+    def _run(
+        self, tools: tuple[str, str], args: Sequence[str], expect: int, merged: bool
+    ) -> tuple[ToolResult, ToolResult]:
+        run = run_merged if merged else run_tool
+        ref = run([tools[0], *args], self.ref, self.env)
+        ours = run([tools[1], *args], self.ours, self.env)
         assert ref.returncode == expect, f"pacman's script did not exit {expect}:\n{ref}"
         assert ours.returncode == ref.returncode, f"exit codes differ:\n{ref}\n\n{ours}"
-        assert_same_messages((ref, ours))
+        assert_same_messages((ref, ours), merged)
         return ref, ours
 
-    def add(self, *args: str, expect: int = 0) -> tuple[ToolResult, ToolResult]:
-        return self._run((REF_REPO_ADD, OUR_REPO_ADD), args, expect)
+    def add(self, *args: str, expect: int = 0, merged: bool = False) -> tuple[ToolResult, ToolResult]:
+        """Both tools' repo-add, in their directories; ``merged``: with standard error and
+        output in one pipe, so that the messages are compared in the order they came."""
+        return self._run((REF_REPO_ADD, OUR_REPO_ADD), args, expect, merged)
 
-    def remove(self, *args: str, expect: int = 0) -> tuple[ToolResult, ToolResult]:
-        return self._run((REF_REPO_REMOVE, OUR_REPO_REMOVE), args, expect)
+    def remove(self, *args: str, expect: int = 0, merged: bool = False) -> tuple[ToolResult, ToolResult]:
+        return self._run((REF_REPO_REMOVE, OUR_REPO_REMOVE), args, expect, merged)
 
     def assert_same(self) -> None:
         diffs = compare_dirs(self.ref, self.ours)
@@ -911,68 +916,102 @@ def test_ours_verify_without_packages_checks_the_signature(signing_repos: Repos,
 ARMORED = b"-----BEGIN PGP SIGNATURE-----\n\nnot base64 at all\n-----END PGP SIGNATURE-----\n"
 
 
-def messages(result: ToolResult) -> tuple[list[str], list[str]]:
+def run_merged(argv: Sequence[str], cwd: str | os.PathLike[str], env: dict[str, str]) -> ToolResult:
+    """``run_tool`` with standard error in standard output's pipe (``stderr`` is then empty)."""
+    proc = subprocess.run(
+        list(argv), check=False, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, errors="replace", stdin=subprocess.DEVNULL, timeout=300,
+    )
+    return ToolResult(tuple(argv), proc.returncode, proc.stdout, "")
+
+
+def _pacman_only(line: str) -> bool:
+    # pacman's "Extracting" lines (repotools reads the database in memory), and its "Removing old
+    # package file ''" (-R, for a package with no older entry: a pacman bug, which also deletes
+    # .sig in the current directory)
+    return (line.startswith("==> Extracting ") and line.endswith(" to a temporary location...")) or (
+        line == "  -> Removing old package file ''"
+    )
+
+
+def _comparable(line: str) -> str:
+    return "==> ERROR:" if line.startswith("==> ERROR: ") else line
+
+
+def messages(result: ToolResult, merged: bool = False) -> tuple[list[str], list[str]]:
     """A run's own messages, for comparison (every run of both tools is compared):
 
-    - standard output whole, but for pacman's "Extracting" lines (repotools reads the
-      database in memory) and its "Removing old package file ''" (-R, for a package with
-      no older entry: a pacman bug, which also deletes ``.sig`` in the current directory);
+    - standard output whole, but for the lines only pacman prints (``_pacman_only``);
     - on standard error, the scripts' own lines (``==> ``) only, not what gpg, bsdtar or
       lrzip print there; errors by their prefix alone (repotools' name the cause too), and
       not repotools' warning that package signatures are embedded unchecked (no keyring:
       pacman never checks them).
+
+    With both streams in one pipe (``run_merged``), every line is taken as a line of standard
+    error is, ``  -> `` lines included, so the order of messages and errors is compared too.
     """
-    out = [
-        line
-        for line in result.stdout.splitlines()
-        if not (line.startswith("==> Extracting ") and line.endswith(" to a temporary location..."))
-        and line != "  -> Removing old package file ''"
-    ]
+    out = [line for line in result.stdout.splitlines() if not _pacman_only(line)]
+    err = result.stderr.splitlines()
+    if merged:
+        err, out = out, []
     err = [
-        "==> ERROR:" if line.startswith("==> ERROR: ") else line
-        for line in result.stderr.splitlines()
-        if line.startswith("==> ") and not line.startswith("==> WARNING: No package keyring ")
+        _comparable(line)
+        for line in err
+        if line.startswith(("==> ", "  -> ")) and not line.startswith("==> WARNING: No package keyring ")
     ]
     return out, err
 
 
-def assert_same_messages(results: tuple[ToolResult, ToolResult]) -> None:
+def assert_same_messages(results: tuple[ToolResult, ToolResult], merged: bool = False) -> None:
     ref, ours = results
-    assert messages(ours) == messages(ref), f"pacman's and our messages differ:\n{ref}\n\n{ours}"
+    assert messages(ours, merged) == messages(ref, merged), f"pacman's and our messages differ:\n{ref}\n\n{ours}"
 
 
 def test_messages_of_an_addition(repos: Repos) -> None:
-    assert_same_messages(repos.add(DB, repos.put(UP_OLD)))
-    assert_same_messages(repos.add(DB, repos.put(UP_NEW), repos.put(FOO)))
+    repos.add(DB, repos.put(UP_OLD), merged=True)
+    repos.add(DB, repos.put(UP_NEW), repos.put(FOO), merged=True)
+    repos.add(DB, repos.put(UP_OLD), merged=True)  # a downgrade: its warning among the messages
 
 
 def test_an_armored_signature_is_refused_after_adding_package_is_said(repos: Repos) -> None:
     pkg = repos.put(FOO)
     repos.write(pkg + ".sig", ARMORED)
-    assert_same_messages(repos.add(DB, pkg, expect=1))
+    repos.add(DB, pkg, expect=1, merged=True)  # "Adding package", then the error
     repos.assert_same()
 
 
 @pytest.mark.parametrize("option", ["-n", "-p"])
-def test_a_skipped_package_s_signature_file_is_never_read(repos: Repos, option: str) -> None:
-    # repo-add skips it (-n: the entry exists, -p: a newer version does) before it reads the .sig
+def test_a_skipped_package_s_bad_signature_file_does_not_fail_the_run(repos: Repos, option: str) -> None:
+    # repo-add skips it (-n: the entry exists, -p: a newer version does) before it looks at the .sig
     first, again = (UP_OLD, UP_OLD) if option == "-n" else (UP_NEW, UP_OLD)
     repos.add(DB, repos.put(first))
     pkg = repos.put(again)
     repos.write(pkg + ".sig", ARMORED)
-    assert_same_messages(repos.add(option, DB, pkg))
+    repos.add(option, DB, pkg, merged=True)
     repos.assert_same()
 
 
 def test_a_pkginfo_without_pkgver_is_refused_after_adding_package_is_said(repos: Repos, tmp_path: Path) -> None:
     name = "rt-nover-1.0-1-any.pkg.tar.gz"
     repos.write(name, _tar(tmp_path, name, {".PKGINFO": b"pkgname = rt-nover\n", "usr/share/x": b"x\n"}))
-    assert_same_messages(repos.add(DB, name, expect=1))
+    repos.add(DB, name, expect=1, merged=True)  # "Adding package", then the error
     repos.assert_same()
 
 
 def test_removing_the_last_package_warns_once_for_each_archive(repos: Repos) -> None:
     repos.add(DB, repos.put(FOO))
     results = repos.remove(DB, "rt-foo")
-    assert_same_messages(results)
     assert results[1].stderr.count("No packages remain, creating empty database.") == 2
+
+
+def test_each_archive_s_warning_comes_before_its_signature(signing_repos: Repos) -> None:
+    signing_repos.add("-s", DB, signing_repos.put(FOO))
+    _ref, ours = signing_repos.remove("-s", DB, "rt-foo", merged=True)
+    assert ours.stdout.count("No packages remain") == 2
+
+
+@pytest.mark.parametrize("content", [b"12345\n", b""], ids=["a pid", "empty"])
+def test_a_held_lock_is_two_errors(repos: Repos, content: bytes) -> None:
+    repos.write(DB + ".lck", content)
+    _ref, ours = repos.add(DB, repos.put(FOO), expect=1)
+    assert ours.stderr.count("==> ERROR: ") == 2, ours

@@ -130,8 +130,8 @@ def test_the_run_collects_with_its_own_thresholds_and_still_frees_cycles() -> No
     try:
         launch.repo_add()
     except SystemExit:
-        print(seen["threshold"] == launch._RUN_THRESHOLDS, seen["threshold"] != (700, 10, 10), seen["freed"])
+        print(seen["threshold"] == launch._RUN_THRESHOLDS, seen["freed"])
     """
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split() == ["True", "True", "True"]
+    assert proc.stdout.split() == ["True", "True"]

@@ -382,19 +382,21 @@ def test_a_held_lock_fails_naming_the_holder_and_touches_nothing(populated: Path
     before = snapshot(populated)
     with pytest.raises(LockHeld) as e:
         run(populated / "repo.db.tar.gz", build_package(populated, "baz"))
-    assert str(e.value) == f"Failed to acquire lockfile: {lock}.\nHeld by process 4242"
+    assert str(e.value) == f"Failed to acquire lockfile: {lock}. Held by process 4242"
+    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}.", "Held by process 4242"]
     # build_package wrote the new package file; nothing else changed
     after = snapshot(populated)
     del after["baz-1.0-1-x86_64.pkg.tar.zst"]
     assert after == before
 
 
-def test_an_empty_lock_fails_without_naming_a_holder(populated: Path) -> None:
+def test_an_empty_lock_is_held_by_nobody_named_as_repo_add_says(populated: Path) -> None:
+    # repo-add: [[ -f $LOCKFILE ]] && error "Held by process %s" "$(cat "$LOCKFILE")"
     lock = populated / "repo.db.tar.gz.lck"
     lock.write_text("")
     with pytest.raises(LockHeld) as e:
         run(populated / "repo.db.tar.gz", "foo", remove=True)
-    assert str(e.value) == f"Failed to acquire lockfile: {lock}."
+    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}.", "Held by process "]
     assert lock.read_text() == ""
 
 
