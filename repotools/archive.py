@@ -234,27 +234,16 @@ def _scan_memory(data: bytes) -> tuple[bytes | None, list[bytes]]:
 
 def _scan_members(a: Any) -> tuple[bytes | None, list[bytes]]:
     # libarchive called directly, as in _read_entries: a package has tens of
-    # members and the object API costs more than the decompression of most of them
-    next_header, pathname_w, pathname, entry_size = (
-        ffi.read_next_header2,
-        ffi.entry_pathname_w,
-        ffi.entry_pathname,
-        ffi.entry_size,
-    )
+    # members and the object API costs more than the decompression of most of them.
+    # Each name is the one bsdtar -t prints: archive_entry_pathname, in the UTF-8 locale set
+    # above (a name libarchive cannot give, bsdtar skips: b"" here, which no list keeps)
+    next_header, pathname, entry_size = ffi.read_next_header2, ffi.entry_pathname, ffi.entry_size
     pkginfo: bytes | None = None
     members: list[bytes] = []
     e = ffi.entry_new()
     try:
         while next_header(a, e) != ffi.ARCHIVE_EOF:
-            try:
-                wide = pathname_w(e)
-            except ValueError:  # a "character" above U+10FFFF (bytes glibc decodes, Python cannot hold)
-                wide = None
-            if wide is not None:
-                name = wide.encode("utf-8", "surrogateescape")
-            else:
-                narrow = pathname(e)
-                name = bytes(narrow) if narrow is not None else b""
+            name = pathname(e) or b""
             members.append(name)
             if pkginfo is None and name == b".PKGINFO":
                 size = entry_size(e)

@@ -726,8 +726,10 @@ def _crafted(tmp_path: Path, names: Sequence[bytes], pax: bool = False) -> bytes
         [b"usr/", b"usr/x", b""],  # bsdtar skips a member with an empty name
         # glibc decodes these as "characters" above U+10FFFF, which Python cannot hold
         [b"usr/", b"usr/share/", b"usr/share/\xf4\x90\x80\x80", b"usr/share/\xf8\x88\x80\x80\x80"],
+        # UTF-8 for surrogates (one in Python's surrogateescape range), broken and overlong UTF-8
+        [b"usr/", b"usr/\xed\xb2\x80", b"usr/\xed\xa0\x80x", b"usr/\xffy", b"usr/\xc0\x80z", b"usr/\xe2\x82"],
     ],
-    ids=["dot-slash", "empty-name", "beyond-unicode"],
+    ids=["dot-slash", "empty-name", "beyond-unicode", "surrogates-and-broken-utf8"],
 )
 def test_crafted_member_names(repos: Repos, tmp_path: Path, names: list[bytes]) -> None:
     pkg = repos.write("rt-crafted-1-1-any.pkg.tar.zst", _crafted(tmp_path, names))
