@@ -161,9 +161,13 @@ def _signature_gate(pkg_keyring: str | None, siglevel: str | None):  # type: ign
     return SignatureGate.build(home, config.siglevel.package if config.siglevel else None)
 
 
-def _usage(ctx: typer.Context) -> NoReturn:
-    """No database path (none, or an empty one): pacman's scripts print the usage and exit 1."""
-    typer.echo(ctx.get_help(), color=ctx.color)
+def _usage(ctx: typer.Context, json_out: bool) -> NoReturn:
+    """No database path (none, or an empty one): pacman's scripts print the usage and exit 1.
+    With --json, standard output is the report's alone: an error line instead."""
+    if json_out:
+        Printer(color=False).error("Missing argument '<path-to-db>'.")
+    else:
+        typer.echo(ctx.get_help(), color=ctx.color)
     raise typer.Exit(1)
 
 
@@ -215,7 +219,7 @@ def add(
 ) -> None:
     """Add package files to a pacman repository database (and its files database)."""
     if not db:
-        _usage(ctx)
+        _usage(ctx, json_out)
     _run(
         db,
         packages or [],
@@ -265,7 +269,7 @@ def remove(
 ) -> None:
     """Remove packages, by name, from a pacman repository database (and its files database)."""
     if not db:
-        _usage(ctx)
+        _usage(ctx, json_out)
     _run(
         db,
         names or [],

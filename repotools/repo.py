@@ -276,9 +276,13 @@ def _acquire(path: str, wait: bool, report: Report, mask: _Mask) -> None:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
             break
         except FileExistsError:
+            # repo-add: [[ -f $LOCKFILE ]] && error "Held by process %s" "$(cat "$LOCKFILE")"; only
+            # a regular file is read, and without blocking (a FIFO put there would hang the run)
             holder: str | None = None
-            with suppress(OSError), open(path, errors="replace") as f:
-                holder = f.read().rstrip("\n")  # as repo-add's $(cat "$LOCKFILE")
+            if os.path.isfile(path):
+                holder = ""
+                with suppress(OSError), open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), errors="replace") as f:
+                    holder = f.read().rstrip("\n")
             if not wait:
                 raise LockHeld(path, holder) from None
             if not announced:

@@ -180,6 +180,13 @@ def test_an_unknown_option_is_a_usage_error_with_exit_1(repo: Path, command: lis
     assert list(repo.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
+def test_json_without_a_database_path_keeps_standard_output_for_the_report(repo: Path, command: list[str]) -> None:
+    r = cli(command, "--json", cwd=repo)
+    assert r.rc == 1, r
+    assert r.out == "" and r.err == "==> ERROR: Missing argument '<path-to-db>'.\n", r
+
+
 @pytest.mark.parametrize("args", [[], ["-q"], [""], ["-n", "-R"]], ids=["none", "-q", "empty", "-n -R"])
 @pytest.mark.parametrize("command", list(EVERY_COMMAND.values()), ids=list(EVERY_COMMAND))
 def test_no_database_path_prints_the_usage_and_exits_1_as_pacman_s_scripts(

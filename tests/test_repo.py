@@ -400,6 +400,31 @@ def test_an_empty_lock_is_held_by_nobody_named_as_repo_add_says(populated: Path)
     assert lock.read_text() == ""
 
 
+def test_an_unreadable_lock_is_still_said_to_be_held(populated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = populated / "repo.db.tar.gz.lck"
+    lock.write_text("4242\n")
+    real_open = os.open
+
+    def unreadable(file: str, flags: int, *args: int, **kwargs: object) -> int:
+        if str(file) == str(lock) and not flags & os.O_CREAT:  # root reads any file: refuse it here
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", unreadable)
+    with pytest.raises(LockHeld) as e:
+        run(populated / "repo.db.tar.gz", "foo", remove=True)
+    # repo-add tests [[ -f ]], then cat fails: "Held by process " with nothing after it
+    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}.", "Held by process "]
+
+
+def test_a_fifo_in_place_of_the_lock_fails_at_once(populated: Path) -> None:
+    lock = populated / "repo.db.tar.gz.lck"
+    os.mkfifo(lock)
+    with pytest.raises(LockHeld) as e:  # not read: nothing writes to it, and it is not a file
+        run(populated / "repo.db.tar.gz", "foo", remove=True)
+    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}."]
+
+
 def test_wait_for_lock_waits_until_the_holder_lets_go(populated: Path) -> None:
     lock = populated / "repo.db.tar.gz.lck"
     lock.write_text("4242\n")
