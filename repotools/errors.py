@@ -118,9 +118,9 @@ class DatabaseNotFound(DatabaseError):
 
 
 class LockHeld(DatabaseError):
-    """Another process holds the database's lock file. Printed as repo-add prints it, as two
-    error lines when the file could be read: "Failed to acquire lockfile: <path>.", then
-    "Held by process <its content>"."""
+    """Another process holds the database's lock file. Printed as repo-add prints it: "Failed
+    to acquire lockfile: <path>.", then, when the lock is a regular file, "Held by process
+    <its content>" (``holder``; empty when it could not be read)."""
 
     def __init__(self, path: str, holder: str | None) -> None:
         self._lines = [f"Failed to acquire lockfile: {path}."]
