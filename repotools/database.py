@@ -134,6 +134,11 @@ class Outcome:
     skipped: list[str] = field(default_factory=list)
     obsolete_files: list[str] = field(default_factory=list)
 
+    def fail(self, message: str) -> None:
+        """An error: said in its place among the messages, and the run writes nothing."""
+        self.events.append(Event(Level.ERROR, message))
+        self.failed = True
+
 
 def build_record(
     path: str,
@@ -187,8 +192,7 @@ def add_packages(
         if rec is None:
             if isinstance(pkg.error, InvalidPackage):  # repo-add finds that out reading .PKGINFO, once adding
                 ev.append(Event(Level.MSG, f"Adding package '{pkg.path}'"))
-            ev.append(Event(Level.ERROR, str(pkg.error)))
-            out.failed = True
+            out.fail(str(pkg.error))
             continue
         info = rec.info
         ev.append(Event(Level.MSG, f"Adding package '{pkg.path}'"))
@@ -213,8 +217,7 @@ def add_packages(
                     if old_name and "/" not in old_name and old_name not in ("", ".", ".."):
                         old_file = os.path.join(os.path.dirname(pkg.path), old_name)
         if pkg.error is not None:  # its signature file, which repo-add reads after the checks above
-            ev.append(Event(Level.ERROR, str(pkg.error)))
-            out.failed = True
+            out.fail(str(pkg.error))
             continue
         if rec.pgpsig is not None:
             ev.append(Event(Level.MSG2, "Adding package signature..."))
@@ -222,8 +225,7 @@ def add_packages(
             try:
                 ev.extend(check_signature(pkg))
             except RepoToolsError as e:
-                ev.append(Event(Level.ERROR, str(e)))
-                out.failed = True
+                out.fail(str(e))
                 continue
         ev.append(Event(Level.MSG2, "Computing checksums..."))
         dropped = database.drop(info.name, ev)
@@ -256,6 +258,5 @@ def remove_packages(database: Database, names: Sequence[str]) -> Outcome:
         if database.drop(name, out.events):
             out.removed.append(name)
         else:
-            out.events.append(Event(Level.ERROR, f"Package matching '{name}' not found."))
-            out.failed = True
+            out.fail(f"Package matching '{name}' not found.")
     return out
