@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigError, InvalidSigLevel
 
-if TYPE_CHECKING:  # policy is imported when a file or an option needs it: not on every run
-    from .policy import SigLevel, SituationPolicy
+if TYPE_CHECKING:  # trust is imported when a file or an option needs it: not on every run
+    from .trust.siglevel import SigLevel
+    from .trust.situations import SituationPolicy
 
 __all__ = ["DEFAULT_PATH", "ENV_VAR", "Config", "load_config", "parse_config"]
 
@@ -46,7 +47,7 @@ class Config:
         """The action for each situation a verifier meets."""
         if self.situation_policy is not None:
             return self.situation_policy
-        from .policy import SituationPolicy
+        from .trust.situations import SituationPolicy
 
         return SituationPolicy()
 
@@ -56,7 +57,7 @@ class Config:
         if pkg_keyring is not None:
             new = replace(new, pkg_keyring=pkg_keyring)
         if siglevel is not None:
-            from .policy import parse_siglevel
+            from .trust.siglevel import parse_siglevel
 
             new = replace(new, siglevel=parse_siglevel(siglevel), siglevel_text=siglevel)
         return new
@@ -72,7 +73,8 @@ def parse_config(text: bytes, source: str) -> Config:
     """Build a Config from the bytes of a TOML file; errors name ``source``."""
     import tomllib
 
-    from .policy import Action, Situation, SituationPolicy, parse_siglevel
+    from .trust.siglevel import parse_siglevel
+    from .trust.situations import Action, Situation, SituationPolicy
 
     try:
         data: Mapping[str, Any] = tomllib.loads(text.decode("utf-8"))

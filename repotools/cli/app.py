@@ -14,15 +14,21 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from typer.main import get_command
 
-from . import __version__
-from .database import AddOptions, Event, Level
-from .errors import RepoToolsError
+from .. import __version__
+from ..db.model import AddOptions, Outcome
+from ..errors import RepoToolsError, RunFailed
+from ..events import Event
+from ..update.request import AddRequest, RemoveRequest, VerifyRequest
+from .failures import SIGNAL_MESSAGES, Interrupted, exit_status, report_lines
 from .output import Printer
+
+if TYPE_CHECKING:
+    from ..update.gate import SignatureGate
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "allow_interspersed_args": True}
 
@@ -41,33 +47,16 @@ Json = Annotated[
 ]
 
 
-class Interrupted(BaseException):
-    """A stop signal (HUP, QUIT, INT, TERM), raised where the run is, as pacman's traps.
-
-    Not an Exception, so that nothing on the way catches it: it unwinds the run, whose
-    ``finally`` blocks remove the lock and the temporary files, and ends it with exit 1.
-    """
-
-
-# pacman's messages (its traps in repo-add); repo.STOP_SIGNALS are the same signals
-_SIGNAL_MESSAGES = {
-    signal.SIGHUP: "HUP signal caught. Exiting...",
-    signal.SIGQUIT: "QUIT signal caught. Exiting...",
-    signal.SIGINT: "Aborted by user! Exiting...",
-    signal.SIGTERM: "TERM signal caught. Exiting...",
-}
-
-
 def _stop(signum: int, _frame: object) -> None:
     # as pacman's trap_exit: the traps are unhooked first, so that a second signal cannot
     # break off the cleaning up of the first
-    for other in _SIGNAL_MESSAGES:
+    for other in SIGNAL_MESSAGES:
         signal.signal(other, signal.SIG_IGN)
-    raise Interrupted(_SIGNAL_MESSAGES[signal.Signals(signum)])
+    raise Interrupted(SIGNAL_MESSAGES[signal.Signals(signum)])
 
 
 def _trap_signals() -> None:
-    for signum in _SIGNAL_MESSAGES:
+    for signum in SIGNAL_MESSAGES:
         # one ignored on entry stays ignored (nohup, a background job), as bash's traps
         if signal.getsignal(signum) != signal.SIG_IGN:
             signal.signal(signum, _stop)
@@ -86,18 +75,23 @@ VersionOpt = Annotated[
 ]
 
 
+Request = AddRequest | RemoveRequest | VerifyRequest
+
+
 def _run(
+    build: Callable[[], Request],
+    *,
+    command: str,
     db: str,
     targets: Sequence[str],
-    remove: bool,
+    dry_run: bool,
     quiet: bool,
     nocolor: bool,
-    json_out: bool = False,
-    pkg_keyring: str | None = None,
-    siglevel: str | None = None,
-    **kw: object,
+    json_out: bool,
 ) -> None:
-    from .repo import RunFailed, UpdateRequest, update, verify_only
+    """Build the request (the signature gate reads the configuration: that may fail too), run it,
+    say how it ended; exit with the status the failure table gives."""
+    from ..update.transaction import update, verify_only
 
     printer = Printer(quiet=quiet or json_out, color=not nocolor)
     events: list[Event] = []
@@ -106,55 +100,51 @@ def _run(
         events.append(event)
         printer(event)
 
-    gate = None
-    outcome = None
+    req: Request | None = None
+    outcome: Outcome | None = None
     error: str | None = None
+    status = 0
     try:
-        if kw.get("verify") and not targets and not kw.get("dry_run"):
-            verify_only(db, kw.get("key"), report)  # type: ignore[arg-type]
+        req = build()
+        if isinstance(req, VerifyRequest):
+            verify_only(req, report)
         else:
-            if not remove:
-                gate = _signature_gate(pkg_keyring, siglevel)
-                kw["check_signature"] = gate
-                kw["signature_verifier"] = gate.verifier
-            req = UpdateRequest(db_path=db, remove=remove, targets=list(targets), **kw)  # type: ignore[arg-type]
             outcome = update(req, report)
-    except RunFailed as e:
-        outcome, error = e.outcome, str(e)
-        report(Event(Level.MSG, error))
-    except RepoToolsError as e:
-        error = str(e)
-        for line in e.lines():  # a held lock is two errors, as pacman prints it
-            report(Event(Level.ERROR, line))
-    except Interrupted as e:  # the report still tells how the run ended
-        if not json_out:
+    except (RepoToolsError, Interrupted) as e:
+        if isinstance(e, RunFailed):
+            outcome = e.outcome
+        elif isinstance(e, Interrupted) and not json_out:
             _end_line()
-        error = str(e)
-        report(Event(Level.ERROR, error))
+        error, status = str(e), exit_status(e)
+        for event in report_lines(e):  # a held lock is two errors, as pacman prints it
+            report(event)
     if json_out:
+        from ..update.gate import SignatureGate
         from .report import run_report
 
+        gate = req.gate if isinstance(req, AddRequest) else None
+
         doc = run_report(
-            command="remove" if remove else "add",
+            command=command,
             database=db,
-            dry_run=bool(kw.get("dry_run")),
+            dry_run=dry_run,
             targets=targets,
             outcome=outcome,
             error=error,
             events=events,
-            gate=gate,
+            packages=gate.report(targets) if isinstance(gate, SignatureGate) else [],
         )
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         sys.stdout.flush()
     if error is not None:
-        raise typer.Exit(1)
+        raise typer.Exit(status)
 
 
-def _signature_gate(pkg_keyring: str | None, siglevel: str | None):  # type: ignore[no-untyped-def]
+def _signature_gate(pkg_keyring: str | None, siglevel: str | None) -> "SignatureGate":
     """The package signature gate from the configuration file and the options."""
-    from .config import load_config
-    from .gate import SignatureGate
-    from .keyring import find_default_keyring
+    from ..config import load_config
+    from ..trust.keyring import find_default_keyring
+    from ..update.gate import SignatureGate
 
     config = load_config().with_options(pkg_keyring=pkg_keyring, siglevel=siglevel)
     home = config.pkg_keyring or find_default_keyring()
@@ -220,22 +210,26 @@ def add(
     """Add package files to a pacman repository database (and its files database)."""
     if not db:
         _usage(ctx, json_out)
+    targets = packages or []
+
+    def build() -> AddRequest | VerifyRequest:
+        if verify and not targets and not dry_run:
+            return VerifyRequest(db_path=db, key=key)
+        return AddRequest(
+            db_path=db,
+            packages=targets,
+            options=AddOptions(only_new=new, remove_old=remove, prevent_downgrade=prevent_downgrade),
+            sign=sign,
+            key=key,
+            verify=verify,
+            wait_for_lock=wait_for_lock,
+            jobs=jobs or 0,
+            dry_run=dry_run,
+            gate=_signature_gate(pkg_keyring, siglevel),
+        )
+
     _run(
-        db,
-        packages or [],
-        remove=False,
-        quiet=quiet,
-        nocolor=nocolor,
-        options=AddOptions(only_new=new, remove_old=remove, prevent_downgrade=prevent_downgrade),
-        sign=sign,
-        key=key,
-        verify=verify,
-        wait_for_lock=wait_for_lock,
-        jobs=jobs or 0,
-        pkg_keyring=pkg_keyring,
-        siglevel=siglevel,
-        dry_run=dry_run,
-        json_out=json_out,
+        build, command="add", db=db, targets=targets, dry_run=dry_run, quiet=quiet, nocolor=nocolor, json_out=json_out
     )
 
 
@@ -270,17 +264,29 @@ def remove(
     """Remove packages, by name, from a pacman repository database (and its files database)."""
     if not db:
         _usage(ctx, json_out)
+    targets = names or []
+
+    def build() -> RemoveRequest | VerifyRequest:
+        if verify and not targets and not dry_run:
+            return VerifyRequest(db_path=db, key=key)
+        return RemoveRequest(
+            db_path=db,
+            names=targets,
+            sign=sign,
+            key=key,
+            verify=verify,
+            wait_for_lock=wait_for_lock,
+            dry_run=dry_run,
+        )
+
     _run(
-        db,
-        names or [],
-        remove=True,
+        build,
+        command="remove",
+        db=db,
+        targets=targets,
+        dry_run=dry_run,
         quiet=quiet,
         nocolor=nocolor,
-        sign=sign,
-        key=key,
-        verify=verify,
-        wait_for_lock=wait_for_lock,
-        dry_run=dry_run,
         json_out=json_out,
     )
 
@@ -312,22 +318,14 @@ def _invoke(app_: typer.Typer, prog: str, argv: Sequence[str] | None) -> int:
     _trap_signals()
     try:
         code = get_command(app_).main(args=args, prog_name=prog, standalone_mode=False)
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.TyperException as e:  # usage errors: pacman exits 1, not click's 2
-        message = e.format_message()
-        if message:  # empty when the usage was printed instead (repotools with no command)
-            Printer(color=False).error(message)
-        return 1
-    except (typer.Abort, KeyboardInterrupt):
-        Printer(color=False).error("Aborted by user! Exiting...")
-        return 1
-    except Interrupted as e:  # outside the run itself (which reports it): while parsing, say
-        _end_line()
-        Printer(color=False).error(str(e))
-        return 1
-    except BrokenPipeError:
-        return 1
+    except (typer.Exit, typer.TyperException, typer.Abort, KeyboardInterrupt, Interrupted, BrokenPipeError) as e:
+        # outside a run, which reports its own failures: parsing the options, --help, ^C meanwhile
+        if isinstance(e, Interrupted):
+            _end_line()
+        printer = Printer(color=False)
+        for event in report_lines(e):
+            printer(event)
+        return exit_status(e)
     return code if isinstance(code, int) else 0
 
 

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from .errors import MalformedSignature
+from ..errors import MalformedSignature
 from .keyring import Key, Keyring, SigningKey
 
 __all__ = ["SignatureCheck", "Verdict", "check_signatures", "split_signatures"]
@@ -100,7 +100,7 @@ class SignatureCheck:
 
 def split_signatures(data: bytes) -> list[Any]:
     """The signature packets of a detached signature file, each on its own."""
-    from .sequoia import pysequoia
+    from ._sequoia import pysequoia
 
     try:
         packets = list(pysequoia.packet.PacketPile.from_bytes(data))
@@ -181,7 +181,7 @@ def _expired_at(packet: Any) -> datetime | None:
 def _check_one(
     index: int, packet: Any, data_path: str, content: bytes | None, keyring: Keyring, now: datetime
 ) -> SignatureCheck:
-    from .sequoia import pysequoia
+    from ._sequoia import pysequoia
 
     issuer = (packet.issuer_fingerprint or packet.issuer_key_id or "").upper()
     created = packet.signature_created if isinstance(packet.signature_created, datetime) else None

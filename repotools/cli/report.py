@@ -24,8 +24,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from .database import Event, Level, Outcome
-from .gate import SignatureGate
+from ..db.model import Outcome
+from ..events import Event, Level
 
 __all__ = ["FORMAT", "run_report"]
 
@@ -41,7 +41,7 @@ def run_report(
     outcome: Outcome | None,
     error: str | None,
     events: Sequence[Event],
-    gate: SignatureGate | None,
+    packages: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
     out = Outcome() if outcome is None or error is not None else outcome
     return {
@@ -57,6 +57,6 @@ def run_report(
         "removed": list(out.removed) if command == "remove" else [],
         "skipped": list(out.skipped),
         "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)],
-        "packages": gate.report(targets) if gate is not None else [],
+        "packages": list(packages),
         "messages": [{"level": e.level.value, "text": e.text} for e in events],
     }

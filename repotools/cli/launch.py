@@ -40,13 +40,13 @@ _RUN_THRESHOLDS = (100_000, 50, 100)
 def _launch(entry: str) -> None:
     gc.disable()
     try:
-        from . import cli
+        from . import app
     finally:
         gc.freeze()
         gc.set_threshold(*_RUN_THRESHOLDS)
         gc.enable()
     try:
-        getattr(cli, entry)()
+        getattr(app, entry)()
     finally:
         gc.freeze()
 

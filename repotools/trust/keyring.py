@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import KeyringError
+from ..errors import KeyringError
 
 __all__ = [
     "VALIDITY_NAMES",
@@ -181,7 +181,7 @@ class Keyring:
         Keys listed without a certificate in the export (or the reverse) are left
         out: a key we cannot check a signature against is not in the keyring.
         """
-        from .sequoia import pysequoia
+        from ._sequoia import pysequoia
 
         try:
             certs = {c.fingerprint.upper(): c for c in pysequoia.Cert.split_bytes(export)} if export else {}

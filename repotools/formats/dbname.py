@@ -1,14 +1,37 @@
-"""Database file names: ``<name>.db.tar[.ext]`` and its ``files``, link and lock paths."""
+"""Database file names: ``<name>.db.tar[.ext]`` and its ``files``, link and lock paths, and the
+compression each extension means."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .archive import COMPRESSIONS
-from .errors import InvalidDatabaseName
+from ..errors import InvalidDatabaseName
 
-__all__ = ["DbPaths", "parse_db_path"]
+__all__ = ["COMPRESSIONS", "KINDS", "DbPaths", "compression_for", "parse_db_path"]
+
+# the two archives of a repository, in the order they are written and put in place
+KINDS = ("db", "files")
+
+# extension after ".tar" -> libarchive write filter (None: no compression)
+COMPRESSIONS: Mapping[str, str | None] = {
+    "": None,
+    ".gz": "gzip",
+    ".bz2": "bzip2",
+    ".xz": "xz",
+    ".zst": "zstd",
+    ".lrz": "lrzip",
+    ".lzo": "lzop",
+    ".Z": "compress",
+    ".lz4": "lz4",
+    ".lz": "lzip",
+}
+
+
+def compression_for(suffix: str) -> str | None:
+    """The libarchive filter for the part of a database name after ``.tar``."""
+    return COMPRESSIONS[suffix]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import TextIO
 
-from .database import Event, Level
+from ..events import Event, Level
 
 __all__ = ["Printer"]
 

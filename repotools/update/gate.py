@@ -1,17 +1,18 @@
 """The signature gate of repo-add: every package's signatures checked before the database is touched.
 
-Three ways to run, chosen by ``SignatureGate.build``:
+The transaction sees a gate through ``PackageGate`` alone: ``verifier`` says what
+the scan runs beside each signed package, ``admit`` applies the policy to each
+package in order. ``SignatureGate`` is the one implementation; three ways to run,
+chosen by ``SignatureGate.build``:
 
 - no package keyring given, configured or found at ``/etc/pacman.d/gnupg``:
   signatures are embedded unchecked, as pacman's repo-add does, with one warning;
 - a keyring and no level: pacman's behaviour, except that a bad signature or a
-  revoked key refuses the package (``policy.DropInRule``);
-- a keyring and a level: the level is enforced exactly (``policy.Rule``).
+  revoked key refuses the package (``trust.siglevel.DropInRule``);
+- a keyring and a level: the level is enforced exactly (``trust.siglevel.Rule``).
 
 The signature is checked over the very bytes that were hashed into the
-database entry: the gate opens the package, makes sure it is the same file,
-unchanged since the scan (device, inode, size, mtime, ctime), verifies through
-that open descriptor and checks again afterwards.
+database entry (``trust.verification.verify_package``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,29 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .archive import file_identity
-from .database import Event, Level, ScannedPackage
-from .errors import KeyringError, MalformedSignature, PackageChanged, PackageError, SignatureFileError
+from ..errors import KeyringError, PackageError
+from ..events import Event, Level
+from ..trust.verification import Verifier, verify_package
+from .scan import ScannedPackage
 
 if TYPE_CHECKING:  # imported when signatures are checked: not on the runs that check none
-    from .keyring import Keyring
-    from .policy import PackagePolicy, Rule
-    from .signatures import SignatureCheck
+    from ..trust.keyring import Keyring
+    from ..trust.siglevel import PackagePolicy, Rule
+    from ..trust.signatures import SignatureCheck
 
-__all__ = ["PackageSignatures", "SignatureGate", "Verification", "Verifier", "verify_package"]
+__all__ = ["PackageGate", "PackageSignatures", "SignatureGate"]
+
+
+class PackageGate(Protocol):
+    """What the transaction asks of the signature gate."""
+
+    def verifier(self, paths: Sequence[str]) -> Verifier | None:
+        """What the scan runs on each signed package, in the worker that read it, or None."""
+
+    def admit(self, pkg: ScannedPackage) -> list[Event]:
+        """Messages to show for a package about to be added, or a RepoToolsError to refuse it."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +84,11 @@ class SignatureGate:
         The keyring is read (two GnuPG processes) only when a signed package needs it.
         """
         if keyring is not None:
-            from .keyring import check_keyring_home
+            from ..trust.keyring import check_keyring_home
 
             check_keyring_home(keyring)
         if rule is not None:
-            from .policy import Mode
+            from ..trust.siglevel import Mode
 
             if rule.mode is Mode.NEVER:
                 return cls(keyring, rule, load, never=True)
@@ -88,7 +100,7 @@ class SignatureGate:
         if keyring is None:
             return cls(None, None, load)
         if rule is None:
-            from .policy import DropInRule
+            from ..trust.siglevel import DropInRule
 
             return cls(keyring, DropInRule(), load)
         return cls(keyring, rule, load)
@@ -98,13 +110,13 @@ class SignatureGate:
         if self._keyring is None:
             assert self.keyring_home is not None
             if self.load is None:
-                from .keyring import load_keyring
+                from ..trust.keyring import load_keyring
 
                 self.load = load_keyring
             self._keyring = self.load(self.keyring_home)
         return self._keyring
 
-    def __call__(self, pkg: ScannedPackage) -> list[Event]:
+    def admit(self, pkg: ScannedPackage) -> list[Event]:
         assert pkg.record is not None
         sig = pkg.record.pgpsig
         if self.never:
@@ -126,7 +138,7 @@ class SignatureGate:
         try:
             if sig is not None:
                 found = pkg.verification
-                if not isinstance(found, Verification):  # not checked by the scan: check now
+                if found is None:  # not checked by the scan: check now
                     found = verify_package(self.keyring, pkg.path, sig, pkg.identity)
                 if found.error is not None:
                     raise found.error
@@ -136,7 +148,7 @@ class SignatureGate:
             self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or (), str(e))
             raise
         self.findings[pkg.path] = PackageSignatures(pkg.path, True, checks or ())
-        from .policy import pacman_would_refuse
+        from ..trust.siglevel import pacman_would_refuse
 
         events = self._stale_warning() + [Event(Level.MSG2, _capitalized(c.describe())) for c in checks or ()]
         refused = [c for c in checks or () if pacman_would_refuse(c)]
@@ -169,7 +181,7 @@ class SignatureGate:
 
         Checking signatures costs more than reading packages (a public-key
         operation and a second hash of every byte), so it runs beside the scan,
-        in parallel; the policy is still applied here, in order, by ``__call__``.
+        in parallel; the policy is still applied here, in order, by ``admit``.
         The keyring is loaded now, before any worker forks, and only when some
         package has a ``.sig``.
         """
@@ -189,52 +201,3 @@ class SignatureGate:
 
 def _capitalized(text: str) -> str:
     return text[:1].upper() + text[1:]
-
-
-@dataclass(frozen=True)
-class Verification:
-    """The verdicts on a package's signatures, or why they could not be checked (picklable)."""
-
-    checks: tuple[SignatureCheck, ...] = ()
-    error: PackageError | None = None
-
-
-# (path, signature file, identity of the bytes scanned, those bytes when the scan kept them)
-Verifier = Callable[[str, bytes, tuple[int, ...], bytes | None], Verification]
-
-
-def verify_package(
-    keyring: Keyring, path: str, sig: bytes, identity: tuple[int, ...], content: bytes | None = None
-) -> Verification:
-    """Check every signature of ``sig`` over the package at ``path``, the very bytes that were scanned.
-
-    ``content``, the bytes the scan read and hashed, are verified as they are. Without
-    them, the file is opened once and checked against ``identity`` (``archive.file_identity``
-    of the bytes that were hashed) before and after verifying through that descriptor.
-    """
-    from .signatures import check_signatures
-
-    def check(data_path: str) -> tuple[SignatureCheck, ...]:
-        try:
-            return check_signatures(data_path, sig, keyring, content=content)
-        except MalformedSignature as e:
-            raise SignatureFileError(f"Invalid package signature file '{path}.sig': {e}.") from None
-
-    try:
-        if content is not None:
-            return Verification(check(path))
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as e:
-            raise PackageChanged(path) from e
-        try:
-            if identity and file_identity(os.fstat(fd)) != identity:
-                raise PackageChanged(path)
-            checks = check(f"/proc/self/fd/{fd}" if os.path.isdir("/proc/self/fd") else path)
-            if identity and file_identity(os.fstat(fd)) != identity:
-                raise PackageChanged(path)
-        finally:
-            os.close(fd)
-    except PackageError as e:
-        return Verification(error=e)
-    return Verification(checks)

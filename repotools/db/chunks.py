@@ -38,14 +38,11 @@ from __future__ import annotations
 import bisect
 import hashlib
 import json
-import os
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 
-from .errors import CorruptDatabase
+from ..errors import CorruptDatabase
 
 __all__ = [
     "AVERAGE",
@@ -54,9 +51,9 @@ __all__ = [
     "Chunk",
     "ChunkedEntries",
     "Layout",
-    "LayoutCache",
     "boundaries",
-    "default_cache",
+    "encode_json",
+    "plan",
 ]
 
 AVERAGE = 32  # entries per chunk, on average
@@ -316,97 +313,3 @@ def plan(
     if not isinstance(entries, ChunkedEntries):
         return ((names, None) for names in boundaries(sorted(entries)))
     return ((names, None if c is None else (c, entries.chunk_bytes(c))) for names, c in entries.plan(mtime))
-
-
-class LayoutCache:
-    """Layouts of the archives repotools wrote, one file each (``Layout.encode``), named by the archive's SHA-256.
-
-    Only a speed-up: every failure to read or write it is ignored, and a layout
-    is used only for a file whose SHA-256 it was stored under (rule 2). A layout
-    decides which bytes are copied into the next database, so it is trusted only
-    from a directory and a file that this user owns and no one else may write.
-    """
-
-    KEEP = 64  # layouts kept; the least recently used go first
-
-    def __init__(self, directory: str) -> None:
-        self.directory = directory
-
-    def _path(self, sha256: str) -> str:
-        return os.path.join(self.directory, f"{sha256}.layout")
-
-    def load(self, sha256: str, compression: str | None, size: int, writer: str) -> Layout | None:
-        """The layout stored for the archive whose SHA-256 is ``sha256``, if it was written by
-        this ``writer`` (``archive.WRITER``) with this compression and size."""
-        path = self._path(sha256)
-        try:
-            if not _private(os.stat(self.directory)):
-                return None
-            with open(path, "rb") as f:
-                if not _private(os.fstat(f.fileno())):
-                    return None
-                layout = Layout.decode(f.read())
-        except OSError:
-            return None
-        if layout is None or (layout.sha256, layout.compression, layout.size, layout.writer) != (
-            sha256,
-            compression,
-            size,
-            writer,
-        ):
-            return None
-        with suppress(OSError):  # recently used (a layout we may read but not touch is still used)
-            os.utime(path)
-        return layout
-
-    def store(self, sha256: str, layout: Layout) -> None:
-        with suppress(OSError):
-            os.makedirs(self.directory, mode=0o700, exist_ok=True)
-            if not _private(os.stat(self.directory)):
-                return
-            fd, tmp = tempfile.mkstemp(prefix=".tmp.", dir=self.directory)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(layout.encode())
-                os.replace(tmp, self._path(sha256))
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(tmp)
-                raise
-            self._prune()
-
-    def clear(self) -> None:
-        """Drop every layout: one found wrong makes them all suspect."""
-        with suppress(OSError), os.scandir(self.directory) as it:
-            for e in it:
-                if e.name.endswith((".layout", ".layout.json")):  # .layout.json: format 2
-                    with suppress(OSError):
-                        os.unlink(e.path)
-
-    def _prune(self) -> None:
-        with os.scandir(self.directory) as it:
-            entries = list(it)
-        found = [(e.stat().st_mtime, e.path) for e in entries if e.name.endswith(".layout")]
-        stale = [e.path for e in entries if e.name.endswith(".layout.json")]  # format 2, repotools 0.1.0
-        for path in [p for _, p in sorted(found)[: -self.KEEP]] + stale:
-            with suppress(OSError):
-                os.unlink(path)
-
-
-def _private(st: os.stat_result) -> bool:
-    """Owned by this user, and writable by no one else."""
-    return st.st_uid == os.geteuid() and not st.st_mode & 0o022
-
-
-def default_cache(environ: Mapping[str, str] = os.environ) -> LayoutCache | None:
-    """``$REPOTOOLS_CACHE_DIR`` (empty: no cache), else ``$XDG_CACHE_HOME/repotools``, else ``~/.cache/repotools``."""
-    if "REPOTOOLS_CACHE_DIR" in environ:
-        directory = environ["REPOTOOLS_CACHE_DIR"]
-        return LayoutCache(directory) if directory else None
-    base = environ.get("XDG_CACHE_HOME") or ""
-    if not os.path.isabs(base):
-        home = environ.get("HOME") or os.path.expanduser("~")
-        if not os.path.isabs(home):
-            return None
-        base = os.path.join(home, ".cache")
-    return LayoutCache(os.path.join(base, "repotools"))

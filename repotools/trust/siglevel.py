@@ -1,4 +1,4 @@
-"""Signature policies: what is enough for a package or a database to be accepted.
+"""SigLevel: what is enough for a package or a database to be accepted, by its signatures.
 
 Every decision about a set of signature verdicts (``signatures.SignatureCheck``)
 is made here, by objects whose ``check`` raises a ``SignatureRejected`` naming
@@ -31,22 +31,21 @@ Rules of a part (``Rule.check``):
 7. ``TrustedOnly:M``: moreover, at least M of the counted keys are trusted.
 
 The situations a verifier meets (no signature anywhere, a signed package in an
-unsigned database, ...) map to an action: accept, warn or abort.
+unsigned database, ...) are ``trust.situations``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Literal, Protocol
 
-from .errors import (
+from ..errors import (
     BadSignature,
     DisabledKeySignature,
     InvalidSigLevel,
     RevokedKeySignature,
-    SituationAborted,
     TooFewSignatures,
     UnsignedPackage,
     UnverifiedSignature,
@@ -55,14 +54,11 @@ from .signatures import SignatureCheck, Verdict
 
 __all__ = [
     "Accepted",
-    "Action",
     "DropInRule",
     "Mode",
     "PackagePolicy",
     "Rule",
     "SigLevel",
-    "Situation",
-    "SituationPolicy",
     "Trust",
     "pacman_would_refuse",
     "parse_siglevel",
@@ -258,58 +254,3 @@ def parse_siglevel(spec: str) -> SigLevel:
                 )
             parts[t] = r
     return SigLevel(package=parts["Package"], database=parts["Database"])
-
-
-class Action(Enum):
-    ACCEPT = "accept"
-    WARN = "warn"
-    ABORT = "abort"
-
-
-class Situation(Enum):
-    """The situations a verifier meets, by their configuration names."""
-
-    NO_SIGNATURE = "SigNoSignature"  # neither the package nor the database entry carries a signature
-    DATABASE_UNSIGNED = "SigDatabaseUnsigned"  # packages are signed, the database is not
-    HASHED = "SigHashed"  # the package is unsigned but listed by SHA-256 in a signed database
-    PREVIOUSLY_SIGNED = "SigPreviouslySigned"  # an earlier version was signed, this one is not
-
-
-_SITUATION_TEXT = {
-    Situation.NO_SIGNATURE: "{subject}: no signature anywhere",
-    Situation.DATABASE_UNSIGNED: "{subject}: the package is signed but the database is not",
-    Situation.HASHED: "{subject}: unsigned, trusted only through its SHA-256 in the signed database",
-    Situation.PREVIOUSLY_SIGNED: "{subject}: signed before, unsigned now",
-}
-
-DEFAULT_ACTIONS: Mapping[Situation, Action] = {
-    Situation.NO_SIGNATURE: Action.WARN,
-    Situation.DATABASE_UNSIGNED: Action.ACCEPT,
-    Situation.HASHED: Action.ACCEPT,
-    Situation.PREVIOUSLY_SIGNED: Action.WARN,
-}
-
-
-@dataclass(frozen=True)
-class SituationPolicy:
-    """The action configured for each situation (defaults: warn, accept, accept, warn)."""
-
-    actions: Mapping[Situation, Action] = field(default_factory=lambda: dict(DEFAULT_ACTIONS))
-
-    def action(self, situation: Situation) -> Action:
-        return self.actions.get(situation, DEFAULT_ACTIONS[situation])
-
-    def apply(self, situation: Situation, subject: str) -> str | None:
-        """None to accept silently, a warning to show, or SituationAborted."""
-        text = _SITUATION_TEXT[situation].format(subject=subject)
-        action = self.action(situation)
-        if action is Action.ABORT:
-            raise SituationAborted(f"{text} ({situation.value} = abort).")
-        if action is Action.WARN:
-            return f"{text} ({situation.value} = warn)."
-        return None
-
-    def with_action(self, situation: Situation, action: Action) -> SituationPolicy:
-        actions = dict(self.actions)
-        actions[situation] = action
-        return SituationPolicy(actions)

@@ -19,7 +19,7 @@ import shutil
 from contextlib import suppress
 from typing import Any
 
-from .errors import GpgError
+from ..errors import GpgError
 
 __all__ = ["UserGpg"]
 

@@ -1,0 +1,89 @@
+"""Package files read from disk: each one's record, file list and signature file, and its signatures
+checked beside the read, in worker processes when there are enough packages to pay for them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from ..archive.package import scan_package
+from ..db.rules import build_record
+from ..errors import PackageNotFound, RepoToolsError, SignatureFileError
+from ..formats.desc import PackageRecord
+from ..fs.pool import fork_map
+from ..limits import DEFAULT_LIMITS, Limits
+from ..trust.verification import Verification, Verifier
+
+__all__ = ["PARALLEL_MIN", "ScannedPackage", "read_signature", "scan", "scan_all"]
+
+PARALLEL_MIN = 8  # fewer packages than this are scanned in-process
+
+
+@dataclass(frozen=True)
+class ScannedPackage:
+    """A package file as read from disk: its record and file list, or why it failed (both,
+    when only its signature file failed). A ``db.model.Candidate``."""
+
+    path: str
+    record: PackageRecord | None = None
+    files: tuple[bytes, ...] = ()
+    error: RepoToolsError | None = None
+    identity: tuple[int, ...] = ()  # fs.files.file_identity of the bytes that were read
+    verification: Verification | None = None  # what the gate's verifier found beside the scan
+
+
+def read_signature(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
+    """The detached signature beside a package, checked as repo-add checks it."""
+    sig_path = path + ".sig"
+    if not os.path.isfile(sig_path):
+        return None
+    cap = limits.signature_bytes
+    try:
+        with open(sig_path, "rb") as f:
+            data = f.read(cap + 1)
+    except OSError as e:
+        raise SignatureFileError(f"Cannot read package signature file '{sig_path}': {e.strerror}.") from None
+    if b"BEGIN PGP SIGNATURE" in data:
+        raise SignatureFileError(f"Cannot use armored signatures for packages: {sig_path}")
+    if len(data) > cap:
+        raise SignatureFileError(f"Invalid package signature file '{sig_path}': larger than {cap} bytes.")
+    if not data:
+        raise SignatureFileError(f"Invalid package signature file '{sig_path}': it is empty.")
+    return data
+
+
+def scan(path: str, verifier: Verifier | None = None, limits: Limits = DEFAULT_LIMITS) -> ScannedPackage:
+    """Read one package file and its signature, and check the signature with ``verifier``.
+
+    Errors are returned, not raised; a signature file that cannot be used is returned
+    with the package's record, which repo-add checks against the database first.
+    """
+    try:
+        if not os.path.isfile(path):
+            raise PackageNotFound(path)
+        s = scan_package(path, limits)
+        sig_error: SignatureFileError | None = None
+        try:
+            sig = read_signature(path, limits)
+        except SignatureFileError as e:  # reported with the record: repo-add checks the entry first
+            sig, sig_error = None, e
+        record, files = build_record(path, s.pkginfo, s.members, s.csize, s.md5sum, s.sha256sum, sig)
+        if sig_error is not None:
+            return ScannedPackage(path=path, record=record, files=files, identity=s.identity, error=sig_error)
+        verification = (
+            verifier(path, sig, s.identity, s.content) if verifier is not None and sig is not None else None
+        )
+        return ScannedPackage(path=path, record=record, files=files, identity=s.identity, verification=verification)
+    except RepoToolsError as e:
+        return ScannedPackage(path=path, error=e)
+
+
+def scan_all(
+    paths: Sequence[str], jobs: int, verifier: Verifier | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Generator[ScannedPackage, None, None]:
+    """Scan packages (and check their signatures), in order, in worker processes when there
+    are enough to pay for them; each one is yielded as soon as it is read, so the database
+    is updated while the rest are still being read."""
+    return fork_map(partial(scan, verifier=verifier, limits=limits), paths, jobs, PARALLEL_MIN)
