@@ -515,8 +515,8 @@ class Bench:
         for the compressions repotools writes in one piece)."""
         if self.ext not in (".tar.gz", ".tar.zst", ".tar"):
             return True
-        from repotools.archive import WRITER
-        from repotools.chunks import LayoutCache
+        from repotools.archive._lib import WRITER
+        from repotools.update.layouts import LayoutCache
 
         cache = LayoutCache(self.layouts)
         compression = {".tar.gz": "gzip", ".tar.zst": "zstd", ".tar": None}[self.ext]

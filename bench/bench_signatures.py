@@ -453,9 +453,9 @@ def time_library(keyring_home: str, paths: list[str], nsigs: list[int]) -> tuple
     in one process skips the public-key operations (measured: 0.26 against 0.5 ms per
     package) and would measure a fast path no repo-add run takes.
     """
-    from repotools.keyring import load_keyring
-    from repotools.sequoia import pysequoia  # noqa: F401  the import is not the keyring's cost
-    from repotools.signatures import check_signatures
+    from repotools.trust._sequoia import pysequoia  # noqa: F401  the import is not the keyring's cost
+    from repotools.trust.keyring import load_keyring
+    from repotools.trust.signatures import check_signatures
 
     sigs = []
     for p in paths:

@@ -6,11 +6,6 @@ only the CLI turns these into output and exit codes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .db.model import Outcome
-
 __all__ = [
     "BadSignature",
     "ConfigError",
@@ -32,7 +27,6 @@ __all__ = [
     "RepoToolsError",
     "RepoWriteError",
     "RevokedKeySignature",
-    "RunFailed",
     "SignatureFileError",
     "SignatureRejected",
     "SituationAborted",
@@ -140,15 +134,6 @@ class LockHeld(DatabaseError):
 
 class RepoWriteError(DatabaseError):
     """Writing the new database into the repository directory failed."""
-
-
-class RunFailed(RepoToolsError):
-    """One or more packages or names failed; their errors were reported and nothing was written.
-    Its message is pacman's last word, a message rather than an error."""
-
-    def __init__(self, outcome: Outcome | None = None) -> None:
-        super().__init__("No packages modified, nothing to do.")
-        self.outcome = outcome
 
 
 class EntryNotFound(RepoToolsError):

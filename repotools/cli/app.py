@@ -20,8 +20,8 @@ import typer
 from typer.main import get_command
 
 from .. import __version__
-from ..db.model import AddOptions, Outcome
-from ..errors import RepoToolsError, RunFailed
+from ..db.model import AddOptions, Outcome, RunFailed
+from ..errors import RepoToolsError
 from ..events import Event
 from ..update.request import AddRequest, RemoveRequest, VerifyRequest
 from .failures import SIGNAL_MESSAGES, Interrupted, exit_status, report_lines

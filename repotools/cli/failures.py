@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import typer
 
-from ..errors import RepoToolsError, RunFailed
+from ..db.model import RunFailed
+from ..errors import RepoToolsError
 from ..events import Event, Level
 
 __all__ = ["FAILURES", "SIGNAL_MESSAGES", "Failure", "Interrupted", "exit_status", "failure_of", "report_lines"]

@@ -23,6 +23,7 @@ __all__ = [
     "Entries",
     "FilesChange",
     "Outcome",
+    "RunFailed",
     "entry_package_name",
     "replay",
 ]
@@ -134,3 +135,12 @@ class Outcome:
         """An error: said in its place among the messages, and the run writes nothing."""
         self.events.append(Event(Level.ERROR, message))
         self.failed = True
+
+
+class RunFailed(RepoToolsError):
+    """One or more packages or names failed; their errors were reported and nothing was written.
+    Its message is pacman's last word, a message rather than an error."""
+
+    def __init__(self, outcome: Outcome | None = None) -> None:
+        super().__init__("No packages modified, nothing to do.")
+        self.outcome = outcome

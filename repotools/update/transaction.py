@@ -12,9 +12,9 @@ import os
 import time
 from contextlib import closing, suppress
 
-from ..db.model import Database, Outcome
+from ..db.model import Database, Outcome, RunFailed
 from ..db.rules import add_packages, remove_packages
-from ..errors import DatabaseNotFound, RepoWriteError, RunFailed
+from ..errors import DatabaseNotFound, RepoWriteError
 from ..events import Event, Level, Report
 from ..formats.dbname import KINDS, DbPaths, compression_for, parse_db_path
 from ..fs.files import fsync_dir
