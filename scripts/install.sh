@@ -39,12 +39,17 @@ VENV=${REPOTOOLS_VENV:-.venv}
 
 # Debian 12 packages: pacman's tools (the reference implementation and makepkg for
 # building real packages), every compressor a database or package may use, GnuPG
-# and the Arch keyring (signatures), Python.
+# and the Arch keyring (signatures), Python. Complete for a minimal Debian 12
+# (debootstrap --variant=minbase; checked by scripts/fresh-check.sh), which has
+# util-linux (runuser, setpriv) and passwd (useradd, userdel) but not:
+#   binutils         makepkg's default "strip" option runs strip, readelf and objcopy
+#                    (makepkg only recommends build-essential, and recommends are not installed)
+#   ca-certificates  pip fetches repotools' dependencies from PyPI over HTTPS
 APT_PACKAGES=(
-	pacman-package-manager makepkg libarchive-tools libarchive13 fakeroot
+	pacman-package-manager makepkg libarchive-tools libarchive13 fakeroot binutils
 	gnupg archlinux-keyring
 	gzip zstd xz-utils bzip2 lz4 lzip lzop ncompress lrzip
-	python3
+	python3 ca-certificates
 )
 
 say() { printf '==> %s\n' "$*"; }

@@ -79,18 +79,21 @@ Request = AddRequest | RemoveRequest | VerifyRequest
 
 
 def _run(
-    build: Callable[[], Request],
+    build: Callable[[], AddRequest | RemoveRequest],
     *,
     command: str,
     db: str,
     targets: Sequence[str],
+    verify: bool,
+    key: str | None,
     dry_run: bool,
     quiet: bool,
     nocolor: bool,
     json_out: bool,
 ) -> None:
     """Build the request (the signature gate reads the configuration: that may fail too), run it,
-    say how it ended; exit with the status the failure table gives."""
+    say how it ended; exit with the status the failure table gives. ``-v`` with nothing to add or
+    remove only verifies the database, as repo-add's ``-v`` alone."""
     from ..update.transaction import update, verify_only
 
     printer = Printer(quiet=quiet or json_out, color=not nocolor)
@@ -105,7 +108,7 @@ def _run(
     error: str | None = None
     status = 0
     try:
-        req = build()
+        req = VerifyRequest(db_path=db, key=key) if verify and not targets and not dry_run else build()
         if isinstance(req, VerifyRequest):
             verify_only(req, report)
         else:
@@ -212,9 +215,7 @@ def add(
         _usage(ctx, json_out)
     targets = packages or []
 
-    def build() -> AddRequest | VerifyRequest:
-        if verify and not targets and not dry_run:
-            return VerifyRequest(db_path=db, key=key)
+    def build() -> AddRequest:
         return AddRequest(
             db_path=db,
             packages=targets,
@@ -229,7 +230,16 @@ def add(
         )
 
     _run(
-        build, command="add", db=db, targets=targets, dry_run=dry_run, quiet=quiet, nocolor=nocolor, json_out=json_out
+        build,
+        command="add",
+        db=db,
+        targets=targets,
+        verify=verify,
+        key=key,
+        dry_run=dry_run,
+        quiet=quiet,
+        nocolor=nocolor,
+        json_out=json_out,
     )
 
 
@@ -266,9 +276,7 @@ def remove(
         _usage(ctx, json_out)
     targets = names or []
 
-    def build() -> RemoveRequest | VerifyRequest:
-        if verify and not targets and not dry_run:
-            return VerifyRequest(db_path=db, key=key)
+    def build() -> RemoveRequest:
         return RemoveRequest(
             db_path=db,
             names=targets,
@@ -284,6 +292,8 @@ def remove(
         command="remove",
         db=db,
         targets=targets,
+        verify=verify,
+        key=key,
         dry_run=dry_run,
         quiet=quiet,
         nocolor=nocolor,
