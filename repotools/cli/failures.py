@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import typer
 
@@ -38,8 +38,7 @@ SIGNAL_MESSAGES = {
 }
 
 
-@dataclass(frozen=True)
-class Failure:
+class Failure(NamedTuple):
     level: Level | None  # how its message is printed; None: not at all
     status: int  # the exit status
 

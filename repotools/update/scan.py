@@ -7,6 +7,7 @@ import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import TYPE_CHECKING
 
 from ..archive.package import scan_package
 from ..db.rules import build_record
@@ -14,7 +15,9 @@ from ..errors import PackageNotFound, RepoToolsError, SignatureFileError
 from ..formats.desc import PackageRecord
 from ..fs.pool import fork_map
 from ..limits import DEFAULT_LIMITS, Limits
-from ..trust.verification import Verification, Verifier
+
+if TYPE_CHECKING:
+    from ..trust.verification import Verification, Verifier
 
 __all__ = ["PARALLEL_MIN", "ScannedPackage", "read_signature", "scan", "scan_all"]
 

@@ -24,7 +24,6 @@ from .files_job import FilesJob
 from .install import put_in_place
 from .layouts import LayoutCache, default_cache
 from .request import AddRequest, RemoveRequest, UpdateRequest, VerifyRequest
-from .scan import scan_all
 from .store import fill_temp, fixed_time, new_temp, read_existing, remember
 
 __all__ = ["update", "verify_only"]
@@ -120,6 +119,8 @@ def _apply(
         outcome = remove_packages(database, req.names)
     else:
         assert isinstance(req, AddRequest)
+        from .scan import scan_all  # the package readers: not on repo-remove's way
+
         gate = req.gate
         verifier = gate.verifier(req.packages) if gate is not None else None
         with closing(scan_all(req.packages, req.jobs, verifier, req.limits)) as scanned:
