@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from ..errors import InvalidPackage, RepoToolsError
 from ..events import Event, Level
-from ..formats.desc import PackageRecord, files_list, first, render_desc, render_files
+from ..formats.desc import PackageRecord, files_list, first, render_desc, render_files, unwritable
 from ..formats.pkginfo import PkgInfo, check_name, check_version, parse_pkginfo
 from ..formats.vercmp import vercmp
 from .model import AddOptions, Candidate, Database, Outcome
@@ -49,6 +49,9 @@ def build_record(
         sha256sum=sha256sum,
         pgpsig=pgpsig,
     )
+    why = unwritable(record)
+    if why:
+        raise InvalidPackage(path, why)
     return record, tuple(files_list(members))
 
 

@@ -3,6 +3,14 @@
 Fields are written in repo-add's order, each only when its first value is
 non-empty (``format_entry`` tests ``[[ $1 ]]``), as ``%NAME%``, one value a
 line, then a blank line.
+
+libalpm (``be_sync.c``, ``sync_db_read``) reads a scalar field as the one line
+after its name and a list as the lines up to the first empty one; any other line
+is matched against the field names. So a value holding a newline, or an empty
+value in a list, would end its field early and have the lines after it read as
+fields of their own: a package could forge its own ``%SHA256SUM%`` or
+``%PGPSIG%``. ``unwritable`` says which value libalpm would not read back as
+written; such a record is never rendered (``db.rules.build_record`` refuses it).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ __all__ = [
     "parse_desc",
     "render_desc",
     "render_files",
+    "unwritable",
 ]
 
 
@@ -35,6 +44,53 @@ class PackageRecord:
     md5sum: str
     sha256sum: str
     pgpsig: bytes | None = None
+
+
+# the .PKGINFO key of each list field, for messages
+_LIST_KEYS = (
+    ("group", "groups"),
+    ("license", "licenses"),
+    ("replaces", "replaces"),
+    ("conflict", "conflicts"),
+    ("provides", "provides"),
+    ("depend", "depends"),
+    ("optdepend", "optdepends"),
+    ("makedepend", "makedepends"),
+    ("checkdepend", "checkdepends"),
+)
+_SCALAR_KEYS = (
+    ("pkgname", "name"),
+    ("pkgbase", "base"),
+    ("pkgver", "version"),
+    ("pkgdesc", "desc"),
+    ("url", "url"),
+    ("builddate", "builddate"),
+    ("packager", "packager"),
+    ("size", "isize"),
+    ("arch", "arch"),
+)
+_LINE_BREAKS = ("\n", "\0")  # a value ends at either when libalpm reads it
+
+
+def unwritable(rec: PackageRecord) -> str | None:
+    """Why libalpm would not read ``rec``'s ``desc`` back as written (a value that would end its
+    field, so that the lines after it are read as other fields), or None when it would."""
+    if any(c in rec.filename for c in _LINE_BREAKS):
+        return "its file name holds a newline, which would end the %FILENAME% field in the database"
+    for key, attr in _SCALAR_KEYS:
+        value: str = getattr(rec.info, attr)
+        if any(c in value for c in _LINE_BREAKS):
+            return f"its .PKGINFO '{key}' value holds a line break"
+    for key, attr in _LIST_KEYS:
+        values: tuple[str, ...] = getattr(rec.info, attr)
+        if "" in values:
+            return (
+                f"its .PKGINFO has an empty '{key}' value, which would end the list in the database "
+                "(libalpm would read the values after it as fields of their own)"
+            )
+        if any(c in v for v in values for c in _LINE_BREAKS):
+            return f"its .PKGINFO '{key}' value holds a line break"
+    return None
 
 
 def render_desc(rec: PackageRecord) -> bytes:
