@@ -56,7 +56,8 @@ def run_report(
         "replaced": list(out.replaced),
         "removed": list(out.removed) if command == "remove" else [],
         "skipped": list(out.skipped),
-        "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)],
+        # a dry run: the files -R would delete; a run: those it deleted
+        "removed_files": [f for f in out.obsolete_files if os.path.lexists(f)] if dry_run else list(out.obsolete_files),
         "packages": list(packages),
         "messages": [{"level": e.level.value, "text": e.text} for e in events],
     }

@@ -8,6 +8,7 @@ They open no file; ``update.transaction`` reads, locks and writes around them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
@@ -124,8 +125,17 @@ def add_packages(
         entry_of_file[os.path.join(os.path.dirname(pkg.path), rec.filename)] = entry
         out.added.append(entry)
         if old_file is not None and os.path.basename(old_file) != rec.filename:
-            ev.append(Event(Level.MSG2, f"Removing old package file '{os.path.basename(old_file)}'"))
-            out.obsolete_files += [old_file, old_file + ".sig"]
+            owner = _entry_naming(database, os.path.basename(old_file))
+            if owner is not None:  # a forged or stale %FILENAME%: the file is another entry's package
+                ev.append(
+                    Event(
+                        Level.WARNING,
+                        f"Not removing '{os.path.basename(old_file)}': it is the package file of entry '{owner}'",
+                    )
+                )
+            else:
+                ev.append(Event(Level.MSG2, f"Removing old package file '{os.path.basename(old_file)}'"))
+                out.obsolete_files += [old_file, old_file + ".sig"]
     if out.obsolete_files:
         # a later argument may bring back a file an earlier one made obsolete
         listed = {os.path.join(os.path.dirname(p.path), p.record.filename) for p in seen if p.record}
@@ -133,6 +143,21 @@ def add_packages(
         out.obsolete_files = [f for f in out.obsolete_files if f.removesuffix(".sig") not in listed]
     out.files_changes = database.changes
     return out
+
+
+# a package file as makepkg names it: <pkgname>-<pkgver>-<pkgrel>-<arch>.pkg.tar[.ext]
+_PACKAGE_FILE = re.compile(r"(.+)-[^-]+\.pkg\.tar(?:\.[A-Za-z0-9]+)?")
+
+
+def _entry_naming(database: Database, filename: str) -> str | None:
+    """The entry still in ``database`` whose package file is ``filename``, if any: the entry the
+    file's own name says (``<name>-<version>`` of ``<name>-<version>-<arch>.pkg.tar.*``), when
+    its ``%FILENAME%`` is that name. Only that one entry is read, so an update of a large
+    database stays an update of a few chunks."""
+    m = _PACKAGE_FILE.fullmatch(filename)
+    if m is None or m[1] not in database.db:
+        return None
+    return m[1] if first(database.desc(m[1]), "FILENAME") == filename else None
 
 
 def remove_packages(database: Database, names: Sequence[str]) -> Outcome:

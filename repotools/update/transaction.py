@@ -96,9 +96,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             with signals_held():  # all the renames or none: a signal is handled once they are done
                 put_in_place(paths, temps, bool(sigs), report)
                 fsync_dir(paths.directory)
-                for obsolete in outcome.obsolete_files:
-                    with suppress(FileNotFoundError):
-                        os.unlink(obsolete)
+                _remove_obsolete(paths, outcome, report)
         except BaseException:
             for tmp in [*temps.values(), *sigs]:  # those not yet renamed into place
                 with suppress(OSError):
@@ -107,6 +105,47 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         finally:
             files_job.reap()  # within the lock: the next run finds the files database's layout
     return outcome
+
+
+def _own_files(paths: DbPaths) -> tuple[set[str], set[tuple[int, int]]]:
+    """The repository's own files (both archives, their signatures, ``.old`` copies and links, the
+    lock): their absolute names, and the (device, inode) of each one that exists."""
+    names = {paths.lock}
+    for kind in KINDS:
+        for name in (paths.archive(kind), paths.link(kind)):
+            names.update((name, name + ".sig"))
+        names.update((paths.archive(kind) + ".old", paths.archive(kind) + ".old.sig"))
+    inodes = set()
+    for name in names:
+        with suppress(OSError):
+            st = os.stat(name)
+            inodes.add((st.st_dev, st.st_ino))
+    return names, inodes
+
+
+def _remove_obsolete(paths: DbPaths, outcome: Outcome, report: Report) -> None:
+    """``-R``: delete the old package files, never one of the repository's own files (an entry's
+    ``%FILENAME%`` may name the database itself, or a link to it)."""
+    names, inodes = _own_files(paths)
+    removed = []
+    for obsolete in outcome.obsolete_files:
+        try:
+            st = os.lstat(obsolete)
+        except OSError:
+            continue  # gone (its .sig, often), or out of reach: nothing to delete
+        ids = {(st.st_dev, st.st_ino)}
+        with suppress(OSError):  # a link to one of them, too
+            target = os.stat(obsolete)
+            ids.add((target.st_dev, target.st_ino))
+        if os.path.abspath(obsolete) in names or ids & inodes:
+            report(
+                Event(Level.WARNING, f"Not removing '{obsolete}': it is one of the repository's own files.")
+            )
+            continue
+        with suppress(FileNotFoundError):
+            os.unlink(obsolete)
+        removed.append(obsolete)
+    outcome.obsolete_files = removed
 
 
 def _apply(
