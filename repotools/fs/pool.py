@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .signals import Mask, child_signals, signals_held
+from .signals import Mask, child_signals, die_with_parent, signals_held
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -33,9 +33,10 @@ def usable_cpus() -> int:
 _worker_function: Callable[[Any], Any] | None = None
 
 
-def _init_worker(function: Callable[[Any], Any], mask: Mask) -> None:
+def _init_worker(function: Callable[[Any], Any], mask: Mask, parent: int) -> None:
     global _worker_function
     _worker_function = function
+    die_with_parent(parent)
     child_signals(mask)
 
 
@@ -72,7 +73,9 @@ def fork_map(
         # the workers fork in map() (it submits every chunk) with the stop signals held;
         # each one restores the mask in _init_worker
         with signals_held() as mask:
-            pool = ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker, initargs=(function, mask))
+            pool = ProcessPoolExecutor(
+                jobs, mp_context=context, initializer=_init_worker, initargs=(function, mask, os.getpid())
+            )
             results = pool.map(_call_in_worker, items, chunksize=chunk)
         yield from results
     except BaseException:

@@ -11,11 +11,23 @@ one, and its handler raises from there.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
-__all__ = ["STOP_SIGNALS", "Mask", "child_signals", "hold_signals", "release_signals", "signals_held"]
+__all__ = [
+    "STOP_SIGNALS",
+    "Mask",
+    "child_signals",
+    "die_with_parent",
+    "hold_signals",
+    "release_signals",
+    "signals_held",
+]
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 STOP_SIGNALS = frozenset({signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGTERM})
 Mask = set[int | signal.Signals]
@@ -52,3 +64,16 @@ def child_signals(mask: Mask) -> None:
         for signum in STOP_SIGNALS:
             signal.signal(signum, signal.SIG_IGN)
     release_signals(mask)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a forked child: be killed when the parent dies, however it dies (SIGKILL included), so that
+    no worker outlives a killed run, blocked on a pipe. Linux only (``prctl(PR_SET_PDEATHSIG)``);
+    a parent already gone by then (the race the kernel leaves) ends the child at once."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)

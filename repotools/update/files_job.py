@@ -13,7 +13,7 @@ from ..db.model import Entries, FilesChange, replay
 from ..errors import RepoToolsError, RepoWriteError
 from ..formats.dbname import DbPaths
 from ..fs.files import read_all, write_all
-from ..fs.signals import Mask, child_signals
+from ..fs.signals import Mask, child_signals, die_with_parent
 from ..limits import DEFAULT_LIMITS, Limits
 from .layouts import LayoutCache
 from .store import fill_temp, new_temp, read_existing, remember
@@ -48,10 +48,12 @@ class FilesJob:
         try:
             to_child, self._delta_w = os.pipe()
             self._result_r, from_child = os.pipe()
+            parent = os.getpid()
             pid = os.fork()
             if pid == 0:  # pragma: no cover - runs in the child, reported through the pipe
                 status = 1
                 try:
+                    die_with_parent(parent)
                     child_signals(mask)
                     os.close(self._delta_w)
                     os.close(self._result_r)
