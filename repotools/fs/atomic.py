@@ -12,13 +12,20 @@ TMP_LINK = ".tmp-link"  # the suffix of a link or .old copy being made, renamed 
 
 
 def replace(tmp: str, final: str) -> None:
-    """``os.replace``, and ``tmp`` gone if it fails."""
+    """``os.replace``, and ``tmp`` gone whether it succeeds or fails.
+
+    rename(2) does nothing, successfully, when both names are links to one file (an ``.old``
+    that is already a hard link of the database): ``tmp`` is then removed here.
+    """
     try:
         os.replace(tmp, final)
     except BaseException:
         with suppress(OSError):
             os.unlink(tmp)
         raise
+    with suppress(FileNotFoundError):
+        if os.path.samestat(os.lstat(tmp), os.lstat(final)):
+            os.unlink(tmp)
 
 
 def keep_old(path: str, old: str) -> None:
