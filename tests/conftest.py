@@ -1,33 +1,52 @@
-"""Session fixtures shared by every test module: real packages built once with makepkg, and a
-throw-away GnuPG home with signing keys.
+"""Session fixtures shared by every test directory (``unit/``, ``integration/``, ``support/``):
+real packages built once with makepkg, throw-away GnuPG homes with signing keys, the key
+factory; and the Hypothesis profiles.
 
-``built_packages`` maps a package key (``name-[epoch:]pkgver-pkgrel``, see helpers.BUILDS) to
+``built_packages`` maps a package key (``name-[epoch:]pkgver-pkgrel``, see support.builds) to
 the package file; treat those files as read-only (copy them into a test's own directory).
+
+Hypothesis: with ``CI`` set (CI runs with ``CI=true``) the "ci" profile runs every property test
+on the same examples every time (derandomized, no example database, no deadline: a slow machine
+is not a failure); otherwise the "dev" profile, Hypothesis' defaults (``--hypothesis-seed``
+applies there, not under "ci").
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import (
-    BUILD_USER,
-    OTHER_SIGNER,
-    SIGNER,
-    GpgHome,
-    build_packages,
-    ensure_build_user,
-    remove_build_user,
+from hypothesis import HealthCheck, settings
+
+TESTS_DIR = Path(__file__).resolve().parent
+if str(TESTS_DIR) not in sys.path:  # `support` importable whatever pytest's import mode
+    sys.path.insert(0, str(TESTS_DIR))
+
+from support.builds import BUILD_USER, build_packages, ensure_build_user, remove_build_user
+from support.gpg import OTHER_SIGNER, SIGNER, GpgHome, UserKeys
+from support.keyfactory import KeyFactory
+from support.tools import world_readable_tmpdir
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
+settings.register_profile("dev")
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def layout_cache() -> Iterator[Path]:
-    """repotools' layout cache (``chunks.LayoutCache``) in a directory of the session, not ~/.cache."""
+    """repotools' layout cache (``update.layouts.LayoutCache``) in a directory of the session, not ~/.cache."""
     path = Path(tempfile.mkdtemp(prefix="repotools-cache-"))
     old = os.environ.get("REPOTOOLS_CACHE_DIR")
     os.environ["REPOTOOLS_CACHE_DIR"] = str(path)
@@ -42,11 +61,10 @@ def layout_cache() -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def build_workdir() -> Iterator[Path]:
     """A directory outside pytest's private (0700) tmp tree, so the build user can reach it
-    (in /tmp itself when we are root: TMPDIR may be private)."""
-    path = Path(tempfile.mkdtemp(prefix="repotools-build-", dir="/tmp" if os.geteuid() == 0 else None))
-    os.chmod(path, 0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    (in /tmp itself when we are root: TMPDIR may be private); the PKGBUILD directories are
+    copied into it, as the checkout may be unreadable to the build user."""
+    with world_readable_tmpdir() as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -80,15 +98,37 @@ def gpg_home() -> Iterator[GpgHome]:
         home.close()
 
 
-from keyfactory import KeyFactory
+@pytest.fixture(scope="session")
+def user_keys() -> Iterator[UserKeys]:
+    """A packager's own GnuPG home for ``repo-add -s -k`` (see support.gpg.UserKeys)."""
+    keys = UserKeys()
+    try:
+        yield keys
+    finally:
+        keys.close()
 
 
 @pytest.fixture(scope="session")
 def keys() -> Iterator[KeyFactory]:
-    """Real GnuPG keys and a pacman-like package keyring (see tests/keyfactory.py), built once
+    """Real GnuPG keys and a pacman-like package keyring (see support/keyfactory.py), built once
     per session: ``keys["alice"].fingerprint``, ``keys.sign(path, "alice")``, ``keys.keyring_home``."""
     factory = KeyFactory()
     try:
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture
+def world_readable_dir() -> Iterator[Path]:
+    """A directory every user can read (not under pytest's private tmp tree), removed afterwards."""
+    with world_readable_tmpdir() as path:
+        yield path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A new, empty repository directory (modules that need more define their own)."""
+    d = tmp_path / "repo"
+    d.mkdir()
+    return d
