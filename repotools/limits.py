@@ -19,6 +19,8 @@ class Limits:
 
     * ``signature_bytes``: a package's detached ``.sig``. 16 KiB, libalpm's own cap on a
       signature it downloads (``dload.c``); one more byte is refused.
+    * ``signature_packets``: signatures in one ``.sig`` (a count). A package carries one, or a
+      few from several packagers; more is refused, whether or not a keyring checks them.
     * ``pkginfo_bytes``: the ``.PKGINFO`` a package may claim (makepkg writes a few KB);
       a larger claim is refused before any memory is spent on it.
     * ``db_member_bytes``: one ``desc`` or ``files`` member of a database archive.
@@ -29,6 +31,7 @@ class Limits:
     """
 
     signature_bytes: int = 16384
+    signature_packets: int = 64
     pkginfo_bytes: int = 16 << 20
     db_member_bytes: int = 256 << 20
     whole_read_bytes: int = 8 << 20

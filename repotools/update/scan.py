@@ -4,6 +4,7 @@ checked beside the read, in worker processes when there are enough packages to p
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -11,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from ..archive.package import scan_package
 from ..db.rules import build_record
-from ..errors import PackageNotFound, RepoToolsError, SignatureFileError
+from ..errors import MalformedSignature, PackageNotFound, RepoToolsError, SignatureFileError
 from ..formats.desc import PackageRecord
 from ..fs.pool import fork_map
 from ..limits import DEFAULT_LIMITS, Limits
+from ..trust.packets import signature_packets
 
 if TYPE_CHECKING:
     from ..trust.verification import Verification, Verifier
@@ -38,13 +40,19 @@ class ScannedPackage:
 
 
 def read_signature(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
-    """The detached signature beside a package, checked as repo-add checks it."""
+    """The detached signature beside a package, checked as repo-add checks it, and more: a regular
+    file (a link to one is followed, as a pool layout has them), at most ``limits.signature_bytes``,
+    that holds binary OpenPGP signature packets and nothing else (``trust.packets``), whether or
+    not a keyring then verifies it, so that nothing else is ever embedded as ``%PGPSIG%``."""
     sig_path = path + ".sig"
-    if not os.path.isfile(sig_path):
+    if not os.path.lexists(sig_path):
         return None
     cap = limits.signature_bytes
     try:
-        with open(sig_path, "rb") as f:
+        # O_NONBLOCK: a FIFO put there must not hang the run; it is refused below, not read
+        with open(os.open(sig_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise SignatureFileError(f"Invalid package signature file '{sig_path}': not a regular file.")
             data = f.read(cap + 1)
     except OSError as e:
         raise SignatureFileError(f"Cannot read package signature file '{sig_path}': {e.strerror}.") from None
@@ -54,6 +62,10 @@ def read_signature(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
         raise SignatureFileError(f"Invalid package signature file '{sig_path}': larger than {cap} bytes.")
     if not data:
         raise SignatureFileError(f"Invalid package signature file '{sig_path}': it is empty.")
+    try:
+        signature_packets(data, limits.signature_packets)
+    except MalformedSignature as e:
+        raise SignatureFileError(f"Invalid package signature file '{sig_path}': {e}.") from None
     return data
 
 

@@ -37,7 +37,8 @@ from support.builds import (
     UP_OLD,
 )
 from support.gpg import OTHER_SIGNER, SIGNER, GpgHome
-from support.snapshots import Archive, compare_dirs, parse_desc, read_archive
+from support.openpgp import padded_signature_file
+from support.snapshots import Archive, compare_dirs, parse_desc, read_archive, read_desc
 from support.tools import OUR_REPO_ADD, OUR_REPO_REMOVE, REF_REPO_ADD, REF_REPO_REMOVE, ToolResult, run_tool, tool_env
 
 DB = "test.db.tar.gz"
@@ -606,10 +607,11 @@ def test_armored_signature_is_refused(repos: Repos, gpg_home: GpgHome) -> None:
 
 
 @pytest.mark.parametrize(("size", "expect"), [(16384, 0), (16385, 1)])
-def test_signature_size_limit(repos: Repos, size: int, expect: int) -> None:
-    # repo-add embeds any non-armored file up to 16384 bytes; it does not parse it
+def test_signature_size_limit(repos: Repos, gpg_home: GpgHome, size: int, expect: int) -> None:
+    # repo-add embeds any non-armored file up to 16384 bytes; ours too, when it is OpenPGP
+    # signatures (two good ones here, padded in their unhashed areas to the size)
     pkg = repos.put(FOO)
-    sig = random.Random(size).randbytes(size).replace(b"BEGIN", b"begin")
+    sig = padded_signature_file(gpg_home.sign(repos.ours / pkg, SIGNER), size)
     repos.write(pkg + ".sig", sig)
     _ref, ours = repos.add(DB, pkg, expect=expect)
     repos.assert_same()
@@ -885,6 +887,29 @@ def test_ours_refuses_an_empty_signature_file(repos: Repos) -> None:
     assert ours.returncode == 1, str(ours)
     assert not (repos.ours / DB).exists()
     assert pkg + ".sig" in ours.stderr
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"root:$y$j9T$salt$hash:19000:0:99999:7:::\n", b"\x89PNG\r\n\x1a\n" + bytes(64), "good+junk"],
+    ids=["a-secret", "a-picture", "junk-after-a-good-signature"],
+)
+def test_ours_refuses_a_signature_file_that_is_not_openpgp_signatures(
+    repos: Repos, gpg_home: GpgHome, content: bytes | str
+) -> None:
+    # pacman embeds whatever the .sig holds (a link to /etc/shadow, say) in the database that
+    # everybody downloads; ours refuses anything but OpenPGP signature packets, keyring or not
+    pkg = repos.put(FOO)
+    data = gpg_home.sign(repos.ours / pkg, SIGNER) + b"junk" if content == "good+junk" else content
+    assert isinstance(data, bytes)
+    repos.write(pkg + ".sig", data)
+    ref = run_tool([REF_REPO_ADD, DB, pkg], repos.ref, repos.env)
+    assert ref.returncode == 0, str(ref)
+    assert base64.b64decode(read_desc(repos.ref / DB, FOO)["PGPSIG"][0]) == data
+    ours = run_tool([OUR_REPO_ADD, DB, pkg], repos.ours, repos.env)
+    assert ours.returncode == 1, str(ours)
+    assert not (repos.ours / DB).exists()
+    assert f"==> ERROR: Invalid package signature file '{pkg}.sig': " in ours.stderr
 
 
 def test_ours_verify_without_packages_checks_the_signature(signing_repos: Repos, gpg_home: GpgHome) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.openpgp import body_of, packet, padded_signature_file, with_unhashed
 
 from repotools.errors import MalformedSignature
 from repotools.trust.packets import MAX_SUBPACKET_AREA, signature_packets
@@ -30,39 +31,6 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str,
     subprocess.run([*gpg, "--detach-sign", str(data)], env=env, check=True, capture_output=True)
     yield env, data, (home / "data.sig").read_bytes()
     subprocess.run(["gpgconf", "--kill", "all"], env=env, check=False, capture_output=True)
-
-
-def body_of(sig: bytes) -> bytes:
-    """The body of a one-packet signature file (old- or new-format header)."""
-    first = sig[0]
-    if first & 0x40:
-        octet = sig[1]
-        if octet < 192:
-            return sig[2 : 2 + octet]
-        if octet < 224:
-            return sig[3 : 3 + ((octet - 192) << 8) + sig[2] + 192]
-        return sig[6 : 6 + int.from_bytes(sig[2:6], "big")]
-    size = (1, 2, 4)[first & 3]
-    return sig[1 + size : 1 + size + int.from_bytes(sig[1 : 1 + size], "big")]
-
-
-def packet(body: bytes, tag: int = 2) -> bytes:
-    """A new-format packet with a five-byte length."""
-    return bytes([0xC0 | tag, 0xFF]) + len(body).to_bytes(4, "big") + body
-
-
-def with_unhashed(sig: bytes, total: int) -> bytes:
-    """``sig`` with its unhashed subpacket area grown to ``total`` bytes by a private subpacket (type
-    101, not critical: the signature stays good, the area is not signed)."""
-    body = body_of(sig)
-    hashed = int.from_bytes(body[4:6], "big")
-    at = 6 + hashed
-    unhashed_len = int.from_bytes(body[at : at + 2], "big")
-    unhashed, rest = body[at + 2 : at + 2 + unhashed_len], body[at + 2 + unhashed_len :]
-    size = total - unhashed_len - 6  # five length octets and the type
-    extra = b"\xff" + (size + 1).to_bytes(4, "big") + b"\x65" + b"x" * size
-    grown = unhashed + extra
-    return packet(body[:at] + len(grown).to_bytes(2, "big") + grown + rest)
 
 
 def gpg_verifies(env: dict[str, str], data: Path, sig: bytes) -> bool:
@@ -113,6 +81,14 @@ def test_anything_after_a_good_signature_is_refused(
     with pytest.raises(MalformedSignature) as e:
         signature_packets(sig + tail, 8)
     assert str(e.value) == message
+
+
+@pytest.mark.parametrize("size", [16384, 16385])
+def test_a_padded_signature_file_is_two_good_signatures(signed: tuple[dict[str, str], Path, bytes], size: int) -> None:
+    env, data, sig = signed
+    padded = padded_signature_file(sig, size)
+    assert len(padded) == size and len(signature_packets(padded, 8)) == 2
+    assert gpg_verifies(env, data, padded)
 
 
 def test_a_secret_file_is_not_a_signature() -> None:
