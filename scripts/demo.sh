@@ -5,8 +5,9 @@
 #
 # 1. builds four small real packages with makepkg (when run as root, as an
 #    unprivileged user "repotools-build", created for the build and removed
-#    afterwards), or, with --synthetic or when makepkg is unavailable or
-#    fails, assembles equivalent packages with bsdtar;
+#    afterwards), or, with --synthetic or when makepkg is not installed,
+#    assembles equivalent packages with bsdtar; a makepkg that is there and
+#    fails (a machine missing what it needs) fails the demo, with its log;
 # 2. creates ./demo/repo/demo.db.tar.zst with .venv/bin/repo-add, upgrades a
 #    package with -R, skips a known one with -n, removes one with repo-remove,
 #    signs the database with a throw-away key and verifies it with -v;
@@ -161,7 +162,7 @@ build_packages() {
 		use_makepkg=0
 	fi
 	if (( use_makepkg )); then
-		ensure_build_user || use_makepkg=0
+		ensure_build_user || { echo "demo.sh: cannot create the build user '$BUILD_USER' for makepkg." >&2; exit 1; }
 	fi
 	local build
 	build=$(mktemp -d "$SCRATCH/build.XXXXXX")
@@ -179,9 +180,10 @@ build_packages() {
 				cp "$dir/$file" "$PKGS/$file"
 				continue
 			fi
-			echo "makepkg failed (log below); building synthetic packages with bsdtar instead." >&2
+			echo "demo.sh: makepkg failed to build $file (log below); scripts/install.sh installs what it needs," \
+				"or run the demo with --synthetic." >&2
 			sed 's/^/    /' "$build/$name-$version.log" >&2
-			use_makepkg=0
+			exit 1
 		fi
 		echo "bsdtar (synthetic): $file"
 		synthetic_package "$PKGS/$file" "$name" "$version" "$dep" "$desc"
