@@ -10,9 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import libarchive
-
-REPO_ADD = str(Path(sys.executable).parent / "repo-add")
+from support.packages import DIRECTORY, FILE, pkginfo_for, write_archive
+from support.tools import OUR_REPO_ADD
 
 # Run in a process of its own, which makes itself the subreaper of what it starts: the killed
 # run's orphans become its children, so it sees whether they exit (and reaps them).
@@ -55,11 +54,8 @@ SUPERVISOR = textwrap.dedent(
 
 
 def package(path: Path, name: str, members: int) -> None:
-    pkginfo = f"pkgname = {name}\npkgver = 1-1\narch = any\n".encode()
-    with libarchive.file_writer(str(path), "pax_restricted", "zstd") as archive:
-        archive.add_file_from_memory(".PKGINFO", len(pkginfo), pkginfo, permission=0o644, mtime=0)
-        for i in range(members):
-            archive.add_file_from_memory(f"usr/share/{name}/{i}", 0, b"", permission=0o644, mtime=0)
+    files = [(f"usr/share/{name}/{i}".encode(), FILE, b"") for i in range(members)]
+    write_archive(path, [(b".PKGINFO", FILE, pkginfo_for(name, "1-1")), (b"usr/", DIRECTORY, b""), *files])
 
 
 def test_a_killed_run_leaves_no_worker_behind(tmp_path: Path) -> None:
@@ -67,7 +63,7 @@ def test_a_killed_run_leaves_no_worker_behind(tmp_path: Path) -> None:
     names = [f"p{i}" for i in range(8)]
     for i, name in enumerate(names):
         package(tmp_path / f"{name}-1-1-any.pkg.tar.zst", name, 150_000 if i == 0 else 1)
-    argv = [REPO_ADD, "-q", "-j", "2", "r.db.tar.gz", *(f"{n}-1-1-any.pkg.tar.zst" for n in names)]
+    argv = [OUR_REPO_ADD, "-q", "-j", "2", "r.db.tar.gz", *(f"{n}-1-1-any.pkg.tar.zst" for n in names)]
     env = dict(os.environ, REPOTOOLS_CACHE_DIR="")
     done = subprocess.run(
         [sys.executable, "-c", SUPERVISOR, json.dumps([argv, str(tmp_path)])],

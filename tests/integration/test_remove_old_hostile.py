@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import libarchive
 import pytest
+from support.packages import build_package
+from support.tools import OUR_REPO_ADD
 
-REPO_ADD = str(Path(sys.executable).parent / "repo-add")
 DB = "t.db.tar.gz"
 
 
 def package(directory: Path, name: str, version: str) -> str:
-    """A minimal package file, as makepkg names it; its file name."""
-    filename = f"{name}-{version}-any.pkg.tar.zst"
-    pkginfo = f"pkgname = {name}\npkgbase = {name}\npkgver = {version}\narch = any\nsize = 1\n".encode()
-    with libarchive.file_writer(str(directory / filename), "pax_restricted", "zstd") as archive:
-        archive.add_file_from_memory(".PKGINFO", len(pkginfo), pkginfo, permission=0o644, mtime=0)
-        archive.add_file_from_memory(f"usr/share/{name}", 1, b"x", permission=0o644, mtime=0)
-    return filename
+    """A small package file, as makepkg names it; its file name."""
+    return build_package(directory, name, version).name
 
 
 def forge_filename(db: Path, entry: str, filename: str) -> None:
@@ -48,7 +43,7 @@ def forge_filename(db: Path, entry: str, filename: str) -> None:
 
 def repo_add(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, LC_ALL="C.UTF-8", REPOTOOLS_CACHE_DIR="")
-    return subprocess.run([REPO_ADD, *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
+    return subprocess.run([OUR_REPO_ADD, *args], cwd=repo, env=env, capture_output=True, text=True, check=False)
 
 
 @pytest.fixture
@@ -76,7 +71,7 @@ def test_a_filename_naming_the_database_does_not_delete_it(repo: Path, target: s
 
 
 def test_a_filename_naming_another_entrys_package_does_not_delete_it(repo: Path) -> None:
-    victim = "victim-1-1-any.pkg.tar.zst"
+    victim = "victim-1-1-x86_64.pkg.tar.zst"
     forge_filename(repo / DB, "evil-1-1", victim)
     r = repo_add(repo, "-R", DB, package(repo, "evil", "2-1"))
     assert r.returncode == 0, r
@@ -89,6 +84,6 @@ def test_a_filename_naming_another_entrys_package_does_not_delete_it(repo: Path)
 def test_an_honest_filename_is_still_removed(repo: Path) -> None:
     r = repo_add(repo, "-R", DB, package(repo, "evil", "2-1"))
     assert r.returncode == 0, r
-    assert "  -> Removing old package file 'evil-1-1-any.pkg.tar.zst'\n" in r.stdout
-    assert not (repo / "evil-1-1-any.pkg.tar.zst").exists()
-    assert (repo / "victim-1-1-any.pkg.tar.zst").is_file()
+    assert "  -> Removing old package file 'evil-1-1-x86_64.pkg.tar.zst'\n" in r.stdout
+    assert not (repo / "evil-1-1-x86_64.pkg.tar.zst").exists()
+    assert (repo / "victim-1-1-x86_64.pkg.tar.zst").is_file()

@@ -17,7 +17,7 @@ import libarchive
 if TYPE_CHECKING:
     from .keyfactory import KeyFactory
 
-__all__ = ["SDE", "build_package", "pkginfo_for", "signed", "write_archive"]
+__all__ = ["DIRECTORY", "FILE", "SDE", "SYMLINK", "build_package", "pkginfo_for", "signed", "write_archive"]
 
 SDE = 1700000000
 
