@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.openpgp import FRAMED_SIGNATURE
 from support.packages import build_package, write_archive
 from support.snapshots import desc_of, listing, snapshot
 from support.tools import (
@@ -543,11 +544,11 @@ def test_jobs_reads_packages_in_parallel(repo: Path) -> None:
 
 def test_include_sigs_is_accepted_and_embeds_the_signature(repo: Path) -> None:
     pkg = build_package(repo)
-    Path(f"{pkg}.sig").write_bytes(b"\x88\x5e fake binary signature")
+    Path(f"{pkg}.sig").write_bytes(FRAMED_SIGNATURE)
     r = cli(REPO_ADD, "--include-sigs", "repo.db.tar.gz", pkg.name, cwd=repo)
     assert r.rc == 0, r
     assert "  -> Adding package signature...\n" in r.out
-    assert "%PGPSIG%\niF4gZmFrZSBiaW5hcnkgc2lnbmF0dXJl\n" in desc_of(repo / "repo.db.tar.gz", "foo-1.0-1")
+    assert "%PGPSIG%\niA0EABYIAAAAAKvNAAj/\n" in desc_of(repo / "repo.db.tar.gz", "foo-1.0-1")
 
 
 def test_an_unsigned_write_over_a_signed_database_removes_the_stale_signatures(populated: Path) -> None:

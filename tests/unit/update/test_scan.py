@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from support.keyfactory import KeyFactory
+from support.openpgp import FRAMED_SIGNATURE, padded_signature_file
 from support.packages import build_package, signed, write_archive
 
 from repotools.errors import SignatureFileError
@@ -28,8 +29,9 @@ def test_no_signature_file_means_no_signature(tmp_path: Path) -> None:
 
 
 def test_a_signature_of_the_maximum_size_is_accepted(tmp_path: Path) -> None:
-    (tmp_path / "foo.pkg.tar.zst.sig").write_bytes(b"\x89" * DEFAULT_LIMITS.signature_bytes)
-    assert read_signature(str(tmp_path / "foo.pkg.tar.zst")) == b"\x89" * DEFAULT_LIMITS.signature_bytes
+    sig = padded_signature_file(FRAMED_SIGNATURE, DEFAULT_LIMITS.signature_bytes)
+    (tmp_path / "foo.pkg.tar.zst.sig").write_bytes(sig)
+    assert read_signature(str(tmp_path / "foo.pkg.tar.zst")) == sig
 
 
 def test_an_oversized_signature_is_refused(tmp_path: Path) -> None:

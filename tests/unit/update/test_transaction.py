@@ -16,6 +16,7 @@ from pathlib import Path
 
 import libarchive
 import pytest
+from support.openpgp import FRAMED_SIGNATURE
 from support.packages import SDE, build_package, pkginfo_for, write_archive
 from support.snapshots import listing, member, snapshot
 from support.tools import run_update
@@ -79,10 +80,10 @@ def test_desc_records_the_package_files_size_and_checksums(repo: Path) -> None:
 
 def test_a_signature_beside_the_package_is_embedded(repo: Path) -> None:
     pkg = build_package(repo)
-    Path(f"{pkg}.sig").write_bytes(b"\x88\x75binary signature bytes")
+    Path(f"{pkg}.sig").write_bytes(FRAMED_SIGNATURE)
     _, events = run_update(repo / "repo.db.tar.gz", pkg)
     desc = parse_desc(member(repo / "repo.db.tar.gz", "foo-1.0-1/desc"))
-    assert desc["PGPSIG"] == ["iHViaW5hcnkgc2lnbmF0dXJlIGJ5dGVz"]
+    assert desc["PGPSIG"] == ["iA0EABYIAAAAAKvNAAj/"]
     assert (Level.MSG2, "Adding package signature...") in events
 
 
