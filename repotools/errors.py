@@ -120,12 +120,21 @@ class DatabaseNotFound(DatabaseError):
 class LockHeld(DatabaseError):
     """Another process holds the database's lock file. Printed as repo-add prints it: "Failed
     to acquire lockfile: <path>.", then, when the lock is a regular file, "Held by process
-    <its content>" (``holder``; empty when it could not be read)."""
+    <its content>" (``holder``; empty when it could not be read). A lock whose process no
+    longer runs (``stale``) says so on that line, with the command that clears it."""
 
-    def __init__(self, path: str, holder: str | None) -> None:
+    def __init__(self, path: str, holder: str | None, stale: bool = False) -> None:
         self._lines = [f"Failed to acquire lockfile: {path}."]
         if holder is not None:
-            self._lines.append(f"Held by process {holder}")
+            line = f"Held by process {holder}"
+            if stale:
+                quoted = "'" + path.replace("'", "'\\''") + "'"
+                line += (
+                    f", which no longer runs: a stale lock, left by a run that was killed. Remove it with "
+                    f"rm -f -- {quoted} once no repo-add or repo-remove uses this database, or run with "
+                    "--wait-for-lock to take it over"
+                )
+            self._lines.append(line)
         super().__init__(" ".join(self._lines))
 
     def lines(self) -> list[str]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -117,6 +118,25 @@ def keys() -> Iterator[KeyFactory]:
         yield factory
     finally:
         factory.close()
+
+
+@pytest.fixture
+def live_pid() -> Iterator[int]:
+    """The PID of a process that runs for the whole test (a lock it holds is not stale)."""
+    proc = subprocess.Popen(["sleep", "600"])
+    try:
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The PID of a process that has exited and been reaped (a lock naming it is stale)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
 
 
 @pytest.fixture

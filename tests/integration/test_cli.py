@@ -396,14 +396,14 @@ def test_a_failed_database_write_is_reported_as_a_write_error_naming_where(popul
     assert "File too large" in errors[0], "the message gives the system's reason"
 
 
-def test_a_held_lock_fails_naming_the_holder_and_changes_nothing(populated: Path) -> None:
-    (populated / "repo.db.tar.gz.lck").write_text("4242\n")
+def test_a_held_lock_fails_naming_the_holder_and_changes_nothing(populated: Path, live_pid: int) -> None:
+    (populated / "repo.db.tar.gz.lck").write_text(f"{live_pid}\n")
     before = snapshot(populated)
     r = cli(REPO_ADD, "repo.db.tar.gz", "foo-1.0-1-x86_64.pkg.tar.zst", cwd=populated)
     assert r.rc == 1, r
     assert r.err == (
         f"==> ERROR: Failed to acquire lockfile: {populated / 'repo.db.tar.gz.lck'}.\n"
-        "==> ERROR: Held by process 4242\n"
+        f"==> ERROR: Held by process {live_pid}\n"
     )
     assert snapshot(populated) == before
 
@@ -424,9 +424,9 @@ def _waiting_for_the_lock(
     )
 
 
-def test_wait_for_lock_waits_until_the_lock_is_released(populated: Path) -> None:
+def test_wait_for_lock_waits_until_the_lock_is_released(populated: Path, live_pid: int) -> None:
     lock = populated / "repo.db.tar.gz.lck"
-    lock.write_text("4242\n")
+    lock.write_text(f"{live_pid}\n")
     build_package(populated, "bar")
     proc = _waiting_for_the_lock(populated, "bar-1.0-1-x86_64.pkg.tar.zst")
     watchdog = threading.Timer(60, proc.kill)
@@ -434,7 +434,7 @@ def test_wait_for_lock_waits_until_the_lock_is_released(populated: Path) -> None
     try:
         assert proc.stdout is not None
         first = proc.stdout.readline()
-        assert first == f"==> Waiting for lock file {lock} (held by process 4242)...\n"
+        assert first == f"==> Waiting for lock file {lock} (held by process {live_pid})...\n"
         assert proc.poll() is None, "it must still be waiting"
         releaser = threading.Thread(target=lock.unlink)
         releaser.start()
@@ -860,14 +860,14 @@ def test_a_signal_ignored_on_entry_stays_ignored(populated: Path, many: list[Pat
 
 
 @pytest.mark.parametrize("signame", ["INT", "TERM"])
-def test_a_signal_while_waiting_for_the_lock_stops_the_wait(populated: Path, signame: str) -> None:
+def test_a_signal_while_waiting_for_the_lock_stops_the_wait(populated: Path, signame: str, live_pid: int) -> None:
     lock = populated / "repo.db.tar.gz.lck"
-    lock.write_text("4242\n")
+    lock.write_text(f"{live_pid}\n")
     before = snapshot(populated)
     proc = _waiting_for_the_lock(populated, "foo-1.0-1-x86_64.pkg.tar.zst", _default_signals())
     with _reaped(proc):
         assert proc.stdout is not None
-        assert proc.stdout.readline() == f"==> Waiting for lock file {lock} (held by process 4242)...\n"
+        assert proc.stdout.readline() == f"==> Waiting for lock file {lock} (held by process {live_pid})...\n"
         proc.send_signal(getattr(signal, "SIG" + signame))
         out, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

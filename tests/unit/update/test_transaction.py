@@ -286,14 +286,14 @@ def test_the_lock_is_removed_after_a_failed_run(populated: Path) -> None:
     assert not (populated / "repo.db.tar.gz.lck").exists()
 
 
-def test_a_held_lock_fails_naming_the_holder_and_touches_nothing(populated: Path) -> None:
+def test_a_held_lock_fails_naming_the_holder_and_touches_nothing(populated: Path, live_pid: int) -> None:
     lock = populated / "repo.db.tar.gz.lck"
-    lock.write_text("4242\n")
+    lock.write_text(f"{live_pid}\n")
     before = snapshot(populated)
     with pytest.raises(LockHeld) as e:
         run_update(populated / "repo.db.tar.gz", build_package(populated, "baz"))
-    assert str(e.value) == f"Failed to acquire lockfile: {lock}. Held by process 4242"
-    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}.", "Held by process 4242"]
+    assert str(e.value) == f"Failed to acquire lockfile: {lock}. Held by process {live_pid}"
+    assert e.value.lines() == [f"Failed to acquire lockfile: {lock}.", f"Held by process {live_pid}"]
     # build_package wrote the new package file; nothing else changed
     after = snapshot(populated)
     del after["baz-1.0-1-x86_64.pkg.tar.zst"]
@@ -335,9 +335,9 @@ def test_a_fifo_in_place_of_the_lock_fails_at_once(populated: Path) -> None:
     assert e.value.lines() == [f"Failed to acquire lockfile: {lock}."]
 
 
-def test_wait_for_lock_waits_until_the_holder_lets_go(populated: Path) -> None:
+def test_wait_for_lock_waits_until_the_holder_lets_go(populated: Path, live_pid: int) -> None:
     lock = populated / "repo.db.tar.gz.lck"
-    lock.write_text("4242\n")
+    lock.write_text(f"{live_pid}\n")
     waiting = threading.Event()
 
     def holder() -> None:
@@ -349,7 +349,7 @@ def test_wait_for_lock_waits_until_the_holder_lets_go(populated: Path) -> None:
 
     def report(level: Level, text: str) -> None:
         if text.startswith("Waiting for lock file"):
-            assert text == f"Waiting for lock file {lock} (held by process 4242)..."
+            assert text == f"Waiting for lock file {lock} (held by process {live_pid})..."
             waiting.set()
 
     pkg = build_package(populated, "baz")
