@@ -16,7 +16,6 @@ from ..errors import MalformedSignature, PackageNotFound, RepoToolsError, Signat
 from ..formats.desc import PackageRecord
 from ..fs.pool import fork_map
 from ..limits import DEFAULT_LIMITS, Limits
-from ..trust.packets import signature_packets
 
 if TYPE_CHECKING:
     from ..trust.verification import Verification, Verifier
@@ -62,6 +61,8 @@ def read_signature(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
         raise SignatureFileError(f"Invalid package signature file '{sig_path}': larger than {cap} bytes.")
     if not data:
         raise SignatureFileError(f"Invalid package signature file '{sig_path}': it is empty.")
+    from ..trust.packets import signature_packets  # only for a package that has a .sig
+
     try:
         signature_packets(data, limits.signature_packets)
     except MalformedSignature as e:
