@@ -83,4 +83,6 @@ def read_data(a: Any, size: int, buf: Any) -> bytes:
         if n <= 0:
             break
         got += n
-    return buf.raw[:got]  # type: ignore[no-any-return]
+    # string_at copies the ``got`` bytes alone: ``buf.raw[:got]`` copied all of ``buf`` first (a
+    # buffer grown for one large member, copied whole again for every small one after it)
+    return ctypes.string_at(buf, got)

@@ -50,14 +50,14 @@ def read_database_bytes(data: bytes, path: str, limits: Limits = DEFAULT_LIMITS)
 def _read_database(open_reader: Callable[[], Any], path: str, limits: Limits) -> Entries:
     try:
         with open_reader() as archive:
-            return _read_entries(archive._pointer, path, limits.db_member_bytes)
+            return _read_entries(archive._pointer, path, limits)
     except ArchiveError as e:
         raise CorruptDatabase(
             f"Repository file '{path}' is not a proper pacman database: {archive_message(e)}."
         ) from None
 
 
-def _read_entries(a: Any, path: str, max_member: int) -> Entries:
+def _read_entries(a: Any, path: str, limits: Limits) -> Entries:
     # This loop calls libarchive directly: a database has tens of thousands of
     # members and the per-member cost of the object API dominates otherwise.
     entries: Entries = {}
@@ -67,10 +67,17 @@ def _read_entries(a: Any, path: str, max_member: int) -> Entries:
         ffi.entry_pathname_w,
         ffi.entry_size,
     )
+    max_member, max_total, max_members = limits.db_member_bytes, limits.db_bytes, limits.db_members
+    total = members = 0
     buf = ctypes.create_string_buffer(1 << 16)
     e = ffi.entry_new()
     try:
         while next_header(a, e) != ffi.ARCHIVE_EOF:
+            members += 1
+            if members > max_members:
+                raise CorruptDatabase(
+                    f"Repository file '{path}' is not a proper pacman database: more than {max_members} members."
+                )
             name = pathname_w(e) or ""
             kind = filetype(e)
             top, _, rest = name.rstrip("/").partition("/")
@@ -85,6 +92,12 @@ def _read_entries(a: Any, path: str, max_member: int) -> Entries:
             if size > max_member:
                 raise CorruptDatabase(
                     f"Repository file '{path}' is not a proper pacman database: member '{name}' claims {size} bytes."
+                )
+            total += size
+            if total > max_total:
+                raise CorruptDatabase(
+                    f"Repository file '{path}' is not a proper pacman database: its members hold more than "
+                    f"{max_total} bytes."
                 )
             if size > len(buf):
                 buf = ctypes.create_string_buffer(size)

@@ -73,12 +73,12 @@ def scan_package(path: str, limits: Limits = DEFAULT_LIMITS) -> PackageScan:
             if regular and before.st_size <= limits.whole_read_bytes:
                 data = f.read()  # to the end, whatever the size is by now
                 md5, sha256, size = hashlib.md5(data), hashlib.sha256(data), len(data)
-                pkginfo, members = _scan_memory(data, limits.pkginfo_bytes)
+                pkginfo, members = _scan_memory(data, limits)
             else:
                 data = None
                 reader = _HashingReader(f)
                 with libarchive.stream_reader(reader, block_size=BLOCK) as archive:
-                    pkginfo, members = _scan_members(archive._pointer, limits.pkginfo_bytes)
+                    pkginfo, members = _scan_members(archive._pointer, limits)
                 reader.drain()
                 md5, sha256, size = reader.md5, reader.sha256, reader.size
             st = os.fstat(f.fileno())
@@ -109,7 +109,7 @@ class _TooLarge(Exception):
     """A member larger than anything a package holds there: refused before memory is spent on it."""
 
 
-def _scan_memory(data: bytes, max_pkginfo: int) -> tuple[bytes | None, list[bytes]]:
+def _scan_memory(data: bytes, limits: Limits) -> tuple[bytes | None, list[bytes]]:
     # what libarchive.memory_reader does, without its wrapper objects (a package has tens of members:
     # the wrapper costs a few percent of reading one)
     a = ffi.read_new()
@@ -117,12 +117,12 @@ def _scan_memory(data: bytes, max_pkginfo: int) -> tuple[bytes | None, list[byte
         ffi.read_support_filter_all(a)
         ffi.read_support_format_all(a)  # as libalpm, which opens a package in any format libarchive reads
         ffi.read_open_memory(a, data, len(data))
-        return _scan_members(a, max_pkginfo)
+        return _scan_members(a, limits)
     finally:
         ffi.read_free(a)
 
 
-def _scan_members(a: Any, max_pkginfo: int) -> tuple[bytes | None, list[bytes]]:
+def _scan_members(a: Any, limits: Limits) -> tuple[bytes | None, list[bytes]]:
     # libarchive called directly, as in archive.database._read_entries: a package has tens of
     # members and the object API costs more than the decompression of most of them.
     # Each name is the one bsdtar -t prints: archive_entry_pathname, in the UTF-8 locale set
@@ -130,11 +130,18 @@ def _scan_members(a: Any, max_pkginfo: int) -> tuple[bytes | None, list[bytes]]:
     next_header, pathname, entry_size = ffi.read_next_header2, ffi.entry_pathname, ffi.entry_size
     pkginfo: bytes | None = None
     members: list[bytes] = []
+    max_members, max_names, max_pkginfo = limits.package_members, limits.package_names_bytes, limits.pkginfo_bytes
+    names = 0
     e = ffi.entry_new()
     try:
         while next_header(a, e) != ffi.ARCHIVE_EOF:
             name = pathname(e) or b""
             members.append(name)
+            names += len(name)
+            if len(members) > max_members:
+                raise _TooLarge(f"it holds more than {max_members} members")
+            if names > max_names:
+                raise _TooLarge(f"the names of its members take more than {max_names} bytes")
             if pkginfo is None and name == b".PKGINFO":
                 size = entry_size(e)
                 if size > max_pkginfo:

@@ -14,6 +14,7 @@ from support.databases import EXTS, make_entries, write_entries
 import repotools.archive.database as archive_database
 from repotools.archive.database import read_database, read_database_bytes
 from repotools.errors import CorruptDatabase
+from repotools.limits import Limits
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd", None])
@@ -53,3 +54,20 @@ def test_a_database_member_claiming_a_huge_size_is_a_corrupt_database(tmp_path: 
     path.write_bytes(info.tobuf(format=tarfile.PAX_FORMAT) + b"\0" * 2048)
     with pytest.raises(CorruptDatabase, match=r"member 'foo-1-1/desc' claims 1099511627776 bytes"):
         read_database(str(path))
+
+
+@pytest.mark.parametrize(
+    ("limits", "why"),
+    [
+        (Limits(db_members=5), "more than 5 members"),
+        (Limits(db_bytes=100), "its members hold more than 100 bytes"),
+    ],
+    ids=["members", "bytes"],
+)
+def test_a_database_bomb_is_refused_at_the_bound(tmp_path: Path, limits: Limits, why: str) -> None:
+    path = tmp_path / "r.db.tar.gz"
+    write_entries(path, make_entries(4), "gzip")
+    with pytest.raises(CorruptDatabase) as e:
+        read_database(str(path), limits)
+    assert str(e.value) == f"Repository file '{path}' is not a proper pacman database: {why}."
+    assert len(read_database(str(path))) == 4

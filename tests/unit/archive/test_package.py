@@ -85,3 +85,27 @@ def test_a_package_that_is_not_a_regular_file_is_streamed(repo: Path) -> None:
     assert s.content is None  # not read whole: a pipe tells no size, and may never end
     assert (s.csize, s.sha256sum) == (len(data), hashlib.sha256(data).hexdigest())
     assert s.members == scan_package(str(pkg)).members
+
+
+@pytest.mark.parametrize(
+    ("limits", "why"),
+    [
+        (Limits(package_members=10), "it holds more than 10 members"),
+        (Limits(package_names_bytes=80), "the names of its members take more than 80 bytes"),
+    ],
+    ids=["members", "name-bytes"],
+)
+@pytest.mark.parametrize("whole_read", [8 << 20, 0], ids=["whole", "streamed"])
+def test_a_member_bomb_is_refused_at_the_bound(repo: Path, limits: Limits, why: str, whole_read: int) -> None:
+    members = [(b".PKGINFO", 0o100000, pkginfo_for("bomb", "1-1"))]
+    members += [(f"usr/{i:04}".encode(), 0o100000, b"") for i in range(11)]
+    path = write_archive(repo / "bomb-1-1-x86_64.pkg.tar.zst", members)
+    bounded = Limits(
+        package_members=limits.package_members,
+        package_names_bytes=limits.package_names_bytes,
+        whole_read_bytes=whole_read,
+    )
+    with pytest.raises(NotAPackage) as e:
+        scan_package(str(path), bounded)
+    assert str(e.value) == f"'{path}' is not a package file ({why})."
+    assert len(scan_package(str(path)).members) == 12  # within the default bounds: read
