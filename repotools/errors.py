@@ -53,7 +53,8 @@ class RepoToolsError(Exception):
         return (_rebuild, (type(self), str(self)))
 
     def lines(self) -> list[str]:
-        """The message as it is printed: one error line (a newline in it, from a file name say, stays)."""
+        """The message as it is printed: one error line (cli.output escapes a newline in it, from a file
+        name say, so that it stays one line)."""
         return [str(self)]
 
 
