@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+from contextlib import suppress
 
 from ..archive._lib import WRITER
 from ..archive.database import read_database, read_database_bytes, write_database
 from ..db.chunks import CHUNKABLE, ChunkedEntries, Layout
 from ..db.model import Entries
 from ..errors import CorruptDatabase, DatabaseNotFound, RepoWriteError
-from ..formats.dbname import DbPaths, compression_for
+from ..events import Event, Level, Report
+from ..formats.dbname import KINDS, DbPaths, compression_for
+from ..fs.atomic import TMP_LINK
+from ..fs.lock import holder_gone
 from ..fs.signals import signals_held
 from ..limits import DEFAULT_LIMITS, Limits
 from .layouts import LayoutCache
 
-__all__ = ["fill_temp", "fixed_time", "new_temp", "read_existing", "remember"]
+__all__ = ["fill_temp", "fixed_time", "new_temp", "read_existing", "remember", "remove_debris"]
 
 
 def read_existing(
@@ -96,3 +101,44 @@ def fill_temp(tmp: str, entries: Entries, compression: str | None, mtime: int) -
     except OSError as e:
         raise RepoWriteError(f"Cannot write '{tmp}': {e.strerror}.") from None
     return layout
+
+
+def _debris_names(paths: DbPaths) -> re.Pattern[str]:
+    """The names a run of this repository makes and removes again: its temporary archives and
+    their signatures (``new_temp``: ``.tmp.<archive>.`` and mkstemp's eight characters), the links
+    and ``.old`` copies being made (``fs.atomic``), a stale lock being taken over (``fs.lock``)."""
+    archives = [os.path.basename(paths.archive(kind)) for kind in KINDS]
+    made = [
+        name + suffix
+        for kind in KINDS
+        for name, suffix in (
+            (os.path.basename(paths.archive(kind)) + ".old", TMP_LINK),
+            (os.path.basename(paths.archive(kind)) + ".old.sig", TMP_LINK),
+            (os.path.basename(paths.link(kind)), TMP_LINK),
+            (os.path.basename(paths.link(kind)) + ".sig", TMP_LINK),
+        )
+    ]
+    return re.compile(
+        "|".join(
+            [rf"\.tmp\.{re.escape(a)}\.[a-z0-9_]{{8}}(?:\.sig)?" for a in archives]
+            + [re.escape(m) for m in made]
+            + [rf"{re.escape(os.path.basename(paths.lock))}\.stale-(?P<taker>[0-9]+)"]
+        )
+    )
+
+
+def remove_debris(paths: DbPaths, report: Report) -> None:
+    """Under the lock: remove what a run of this repository that was killed left behind (no other
+    run can be making these names now), each with a warning."""
+    pattern = _debris_names(paths)
+    found: list[str] = []
+    with suppress(OSError), os.scandir(paths.directory) as it:
+        for e in it:
+            m = pattern.fullmatch(e.name)
+            # a stale lock moved aside by a waiter that still runs is that waiter's to put back
+            if m and not e.is_dir(follow_symlinks=False) and (m["taker"] is None or holder_gone(m["taker"])):
+                found.append(e.name)
+    for name in sorted(found):
+        with suppress(FileNotFoundError):
+            os.unlink(os.path.join(paths.directory, name))
+            report(Event(Level.WARNING, f"Removed '{name}', left behind by a run that was killed."))

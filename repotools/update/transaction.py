@@ -24,7 +24,7 @@ from .files_job import FilesJob
 from .install import put_in_place
 from .layouts import LayoutCache, default_cache
 from .request import AddRequest, RemoveRequest, UpdateRequest, VerifyRequest
-from .store import fill_temp, fixed_time, new_temp, read_existing, remember
+from .store import fill_temp, fixed_time, new_temp, read_existing, remember, remove_debris
 
 __all__ = ["update", "verify_only"]
 
@@ -50,6 +50,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         if req.sign:
             gpg.check_secret_key()
     with lock(paths.lock, req.wait_for_lock, report):
+        remove_debris(paths, report)
         if req.verify:
             for kind in KINDS:
                 _verify_existing(paths, kind, req.key, report)
