@@ -3,7 +3,11 @@ clears it; ``--wait-for-lock`` takes it over, once, however many waiters there a
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -67,7 +71,11 @@ def test_eight_waiters_on_a_stale_lock_take_it_over_once_and_lose_nothing(tmp_pa
     assert not [p.name for p in tmp_path.iterdir() if ".lck" in p.name or p.name.startswith(".tmp")]
 
 
-@pytest.mark.parametrize("content", ["", "not a pid\n", "0\n", "-1\n"], ids=["empty", "text", "zero", "negative"])
+@pytest.mark.parametrize(
+    "content",
+    ["", "not a pid\n", "0\n", "-1\n", "99999999999999999999\n", "\u0661\u0662\n"],
+    ids=["empty", "text", "zero", "negative", "overflowing", "arabic-indic-digits"],
+)
 def test_a_lock_that_names_no_pid_is_held_not_stale(tmp_path: Path, content: str) -> None:
     lock = tmp_path / (DB + ".lck")
     lock.write_text(content)
@@ -76,3 +84,45 @@ def test_a_lock_that_names_no_pid_is_held_not_stale(tmp_path: Path, content: str
     assert r.err == (
         f"==> ERROR: Failed to acquire lockfile: {lock}.\n==> ERROR: Held by process {content.rstrip()}\n"
     )
+
+
+def test_a_lock_whose_file_is_flocked_is_held_whatever_its_pid(tmp_path: Path, dead_pid: int) -> None:
+    """A repotools run in another PID namespace (a container sharing the repository) writes a PID
+    that names nobody here, but holds the lock file's flock: it is alive, not stale."""
+    lock = tmp_path / (DB + ".lck")
+    lock.write_text(f"{dead_pid}\n")
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        r = cli(REPO_ADD, DB, build_package(tmp_path, "foo").name, cwd=tmp_path)
+    finally:
+        os.close(fd)
+    assert r.rc == 1, r
+    assert r.err == f"==> ERROR: Failed to acquire lockfile: {lock}.\n==> ERROR: Held by process {dead_pid}\n"
+
+
+def test_a_waiter_whose_directory_is_locked_by_its_caller_still_stops_on_a_signal(
+    tmp_path: Path, dead_pid: int
+) -> None:
+    """The takeover's flock of the directory never blocks: a caller holding it (flock(1) around the
+    run) makes the run wait, signals answered, instead of hanging with them held."""
+    (tmp_path / (DB + ".lck")).write_text(f"{dead_pid}\n")
+    pkg = build_package(tmp_path, "foo")
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        proc = subprocess.Popen(
+            [OUR_REPO_ADD, "-w", DB, pkg.name], cwd=tmp_path, env=base_env(), stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().startswith("==> Waiting for lock file ")
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 1
+        finally:
+            proc.kill()
+            proc.wait()
+    finally:
+        os.close(fd)
+    assert (tmp_path / (DB + ".lck")).read_text() == f"{dead_pid}\n"
