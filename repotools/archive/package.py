@@ -15,7 +15,7 @@ from ..fs.files import file_identity
 from ..limits import DEFAULT_LIMITS, Limits
 from ._lib import BLOCK, ArchiveError, archive_message, ffi, libarchive, read_data
 
-__all__ = ["PackageScan", "scan_package"]
+__all__ = ["PackageScan", "read_pkginfo", "scan_package"]
 
 
 @dataclass(frozen=True)
@@ -152,3 +152,27 @@ def _scan_members(a: Any, limits: Limits) -> tuple[bytes | None, list[bytes]]:
     return pkginfo, members
 
 
+def read_pkginfo(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
+    """The ``.PKGINFO`` of the package file at ``path``, read up to it and no further (makepkg puts
+    it first); None when ``path`` is no regular file or no package, or has none within
+    ``limits.package_members`` members."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        with libarchive.file_reader(path, block_size=BLOCK) as archive:
+            a = archive._pointer
+            e = ffi.entry_new()
+            try:
+                for _ in range(limits.package_members):
+                    if ffi.read_next_header2(a, e) == ffi.ARCHIVE_EOF:
+                        return None
+                    if (ffi.entry_pathname(e) or b"") == b".PKGINFO":
+                        size = ffi.entry_size(e)
+                        if size > limits.pkginfo_bytes:
+                            return None
+                        return read_data(a, size, ctypes.create_string_buffer(max(size, 1)))
+            finally:
+                ffi.entry_free(e)
+    except (ArchiveError, OSError):
+        return None
+    return None

@@ -19,11 +19,14 @@ from ..formats.pkginfo import PkgInfo, check_name, check_version, parse_pkginfo
 from ..formats.vercmp import vercmp
 from .model import AddOptions, Candidate, Database, Outcome
 
-__all__ = ["Admit", "add_packages", "build_record", "remove_packages"]
+__all__ = ["Admit", "KeepOld", "add_packages", "build_record", "remove_packages"]
 
 P = TypeVar("P", bound=Candidate)
 # what is asked of each package before it is added: messages to show, or a RepoToolsError to refuse it
 Admit = Callable[[P], list[Event]]
+# what -R asks before deleting an old package file (its path, the name of the package it is the old
+# file of): why it must stay, or None to delete it
+KeepOld = Callable[[str, str], str | None]
 
 
 def build_record(
@@ -61,11 +64,14 @@ def add_packages(
     packages: Iterable[P],
     options: AddOptions,
     admit: Admit[P] | None = None,
+    keep_old: KeepOld | None = None,
 ) -> Outcome:
     """Apply repo-add's rules for each package, in order, to ``database``.
 
     ``admit`` (the signature gate) is called for every package before it is added;
     it returns messages to show, or raises a RepoToolsError to refuse the package.
+    ``keep_old`` is asked before ``-R`` deletes an old package file (besides the check that
+    no entry that stays names it): the transaction's look at the file itself.
     """
     database.reindex()
     out = Outcome()
@@ -126,13 +132,12 @@ def add_packages(
         out.added.append(entry)
         if old_file is not None and os.path.basename(old_file) != rec.filename:
             owner = _entry_naming(database, os.path.basename(old_file))
-            if owner is not None:  # a forged or stale %FILENAME%: the file is another entry's package
-                ev.append(
-                    Event(
-                        Level.WARNING,
-                        f"Not removing '{os.path.basename(old_file)}': it is the package file of entry '{owner}'",
-                    )
-                )
+            # a forged or stale %FILENAME%: the file is another entry's package, or no package of this name
+            why = f"it is the package file of entry '{owner}'" if owner is not None else None
+            if why is None and keep_old is not None:
+                why = keep_old(old_file, info.name)
+            if why is not None:
+                ev.append(Event(Level.WARNING, f"Not removing '{os.path.basename(old_file)}': {why}"))
             else:
                 ev.append(Event(Level.MSG2, f"Removing old package file '{os.path.basename(old_file)}'"))
                 out.obsolete_files += [old_file, old_file + ".sig"]

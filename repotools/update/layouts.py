@@ -36,7 +36,7 @@ class LayoutCache:
 
     def load(self, sha256: str, compression: str | None, size: int, writer: str) -> Layout | None:
         """The layout stored for the archive whose SHA-256 is ``sha256``, if it was written by
-        this ``writer`` (``archive.WRITER``) with this compression and size."""
+        this ``writer`` (``archive._lib.WRITER``) with this compression and size."""
         path = self._path(sha256)
         try:
             if not _private(os.stat(self.directory)):
@@ -87,7 +87,7 @@ class LayoutCache:
             entries = list(it)
         found = [(e.stat().st_mtime, e.path) for e in entries if e.name.endswith(".layout")]
         stale = [e.path for e in entries if e.name.endswith(".layout.json")]  # format 2, repotools 0.1.0
-        for path in [p for _, p in sorted(found)[: -self.keep]] + stale:
+        for path in [p for _, p in sorted(found)[: max(len(found) - self.keep, 0)]] + stale:
             with suppress(OSError):
                 os.unlink(path)
 

@@ -13,13 +13,15 @@ import time
 from contextlib import closing, suppress
 
 from ..db.model import Database, Outcome, RunFailed
-from ..db.rules import add_packages, remove_packages
+from ..db.rules import KeepOld, add_packages, remove_packages
 from ..errors import DatabaseNotFound, RepoWriteError
 from ..events import Event, Level, Report
 from ..formats.dbname import KINDS, DbPaths, compression_for, parse_db_path
+from ..formats.pkginfo import parse_pkginfo
 from ..fs.files import fsync_dir
 from ..fs.lock import lock
 from ..fs.signals import hold_signals, release_signals, signals_held
+from ..limits import Limits
 from .files_job import FilesJob
 from .install import put_in_place
 from .layouts import LayoutCache, default_cache
@@ -97,7 +99,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
             with signals_held():  # all the renames or none: a signal is handled once they are done
                 put_in_place(paths, temps, bool(sigs), report)
                 fsync_dir(paths.directory)
-                _remove_obsolete(paths, outcome, report)
+                _remove_obsolete(outcome)
         except BaseException:
             for tmp in [*temps.values(), *sigs]:  # those not yet renamed into place
                 with suppress(OSError):
@@ -108,9 +110,12 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
     return outcome
 
 
-def _own_files(paths: DbPaths) -> tuple[set[str], set[tuple[int, int]]]:
-    """The repository's own files (both archives, their signatures, ``.old`` copies and links, the
-    lock): their absolute names, and the (device, inode) of each one that exists."""
+def _keep_old(paths: DbPaths, limits: Limits) -> KeepOld:
+    """``-R``'s look at an old package file before it is deleted: never one of the repository's own
+    files (an entry's ``%FILENAME%`` may name the database, a link or a signature of it: by name,
+    and by inode for links to them), and only a package of the name being replaced."""
+    from ..archive.package import read_pkginfo  # -R only: not on repo-remove's way
+
     names = {paths.lock}
     for kind in KINDS:
         for name in (paths.archive(kind), paths.link(kind)):
@@ -121,31 +126,34 @@ def _own_files(paths: DbPaths) -> tuple[set[str], set[tuple[int, int]]]:
         with suppress(OSError):
             st = os.stat(name)
             inodes.add((st.st_dev, st.st_ino))
-    return names, inodes
+
+    def keep(path: str, package: str) -> str | None:
+        if os.path.abspath(path) in names:
+            return "it is one of the repository's own files"
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None  # nothing there to delete
+        if (st.st_dev, st.st_ino) in inodes:
+            return "it is one of the repository's own files"
+        pkginfo = read_pkginfo(path, limits)
+        if pkginfo is None:
+            return "it is not a package file"
+        name = parse_pkginfo(pkginfo).name
+        if name != package:
+            return f"it is a package of '{name}', not of '{package}'"
+        return None
+
+    return keep
 
 
-def _remove_obsolete(paths: DbPaths, outcome: Outcome, report: Report) -> None:
-    """``-R``: delete the old package files, never one of the repository's own files (an entry's
-    ``%FILENAME%`` may name the database itself, or a link to it)."""
-    names, inodes = _own_files(paths)
+def _remove_obsolete(outcome: Outcome) -> None:
+    """``-R``: delete the old package files the rules kept for it (``_keep_old`` looked at each)."""
     removed = []
     for obsolete in outcome.obsolete_files:
-        try:
-            st = os.lstat(obsolete)
-        except OSError:
-            continue  # gone (its .sig, often), or out of reach: nothing to delete
-        ids = {(st.st_dev, st.st_ino)}
-        with suppress(OSError):  # a link to one of them, too
-            target = os.stat(obsolete)
-            ids.add((target.st_dev, target.st_ino))
-        if os.path.abspath(obsolete) in names or ids & inodes:
-            report(
-                Event(Level.WARNING, f"Not removing '{obsolete}': it is one of the repository's own files.")
-            )
-            continue
         with suppress(FileNotFoundError):
             os.unlink(obsolete)
-        removed.append(obsolete)
+            removed.append(obsolete)
     outcome.obsolete_files = removed
 
 
@@ -164,7 +172,10 @@ def _apply(
         gate = req.gate
         verifier = gate.verifier(req.packages) if gate is not None else None
         with closing(scan_all(req.packages, req.jobs, verifier, req.limits)) as scanned:
-            outcome = add_packages(database, scanned, req.options, gate.admit if gate is not None else None)
+            keep_old = _keep_old(paths, req.limits) if req.options.remove_old else None
+            outcome = add_packages(
+                database, scanned, req.options, gate.admit if gate is not None else None, keep_old
+            )
     for event in outcome.events:
         report(event)
     return database, outcome
