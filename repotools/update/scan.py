@@ -48,10 +48,15 @@ def read_signature(path: str, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
         return None
     cap = limits.signature_bytes
     try:
-        # O_NONBLOCK: a FIFO put there must not hang the run; it is refused below, not read
+        # the type first: a link to a device is never opened (opening some has effects); then the
+        # file opened is checked to be the one looked at
+        before = os.stat(sig_path)
+        if not stat.S_ISREG(before.st_mode):
+            raise SignatureFileError(f"Invalid package signature file '{sig_path}': not a regular file.")
         with open(os.open(sig_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise SignatureFileError(f"Invalid package signature file '{sig_path}': not a regular file.")
+            opened = os.fstat(f.fileno())
+            if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino):
+                raise SignatureFileError(f"Invalid package signature file '{sig_path}': it changed while it was read.")
             data = f.read(cap + 1)
     except OSError as e:
         raise SignatureFileError(f"Cannot read package signature file '{sig_path}': {e.strerror}.") from None

@@ -62,12 +62,12 @@ def test_the_unhashed_area_bound_is_gnupgs(signed: tuple[dict[str, str], Path, b
 @pytest.mark.parametrize(
     ("tail", "message"),
     [
-        (b"junk", "byte 119 (0x6a) does not begin an OpenPGP packet"),
+        (b"junk", "byte {end} (0x6a) does not begin an OpenPGP packet"),
         (packet(b"\x01\x02", tag=11), "packet 2 is a literal data packet (tag 11), not a signature"),
-        (b"\xc2", "the packet at byte 119 is cut short in its header"),
+        (b"\xc2", "the packet at byte {end} is cut short in its header"),
         (b"\xc2\x05\x04", "packet 2 is cut short: 4 bytes missing"),
-        (b"\xc2\xe1" + b"x" * 2, "the packet at byte 119 has a partial body length, which no signature has"),
-        (b"\x8b", "the packet at byte 119 has an indeterminate length, which no signature has"),
+        (b"\xc2\xe1" + b"x" * 2, "the packet at byte {end} has a partial body length, which no signature has"),
+        (b"\x8b", "the packet at byte {end} has an indeterminate length, which no signature has"),
         (packet(b"\x05" + b"x" * 40), "packet 2 is a signature of version 5, which GnuPG 2.2 cannot read"),
         (packet(b"\x04\x00\x16\x08\x00\x00\x00\x00"), "packet 2 is cut short before its key material"),
     ],
@@ -77,10 +77,9 @@ def test_anything_after_a_good_signature_is_refused(
     signed: tuple[dict[str, str], Path, bytes], tail: bytes, message: str
 ) -> None:
     _env, _data, sig = signed
-    assert len(sig) == 119  # the byte offsets in the messages
     with pytest.raises(MalformedSignature) as e:
         signature_packets(sig + tail, 8)
-    assert str(e.value) == message
+    assert str(e.value) == message.format(end=len(sig))  # where the good signature ends
 
 
 @pytest.mark.parametrize("size", [16384, 16385])

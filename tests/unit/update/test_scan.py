@@ -120,7 +120,7 @@ def test_the_scan_hands_the_verifier_the_bytes_it_hashed(repo: Path, keys: KeyFa
 def test_closing_the_scan_early_leaves_the_packages_not_yet_started(repo: Path) -> None:
     pkgs = [build_package(repo, f"p{i:03d}") for i in range(200)]
     for p in pkgs:
-        Path(str(p) + ".sig").write_bytes(b"\x88not checked here")
+        Path(str(p) + ".sig").write_bytes(FRAMED_SIGNATURE)  # framed as one: the verifier runs on it
     marks = repo / "marks"
     marks.mkdir()
 
@@ -135,4 +135,30 @@ def test_closing_the_scan_early_leaves_the_packages_not_yet_started(repo: Path) 
     while seen != len(list(marks.iterdir())):  # the tasks already started run to their end
         seen = len(list(marks.iterdir()))
         time.sleep(0.5)
-    assert seen < len(pkgs)
+    assert 0 < seen < len(pkgs)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "link-to-a-device", "directory", "dangling-link"])
+def test_a_signature_that_is_not_a_regular_file_is_refused_unopened(tmp_path: Path, kind: str) -> None:
+    sig = tmp_path / "foo.pkg.tar.zst.sig"
+    if kind == "fifo":
+        os.mkfifo(sig)  # opened for reading, it would block the run
+    elif kind == "link-to-a-device":
+        sig.symlink_to("/dev/null")
+    elif kind == "directory":
+        sig.mkdir()
+    else:
+        sig.symlink_to(tmp_path / "gone")
+    with pytest.raises(SignatureFileError) as e:
+        read_signature(str(tmp_path / "foo.pkg.tar.zst"))
+    if kind == "dangling-link":
+        assert str(e.value) == f"Cannot read package signature file '{sig}': No such file or directory."
+    else:
+        assert str(e.value) == f"Invalid package signature file '{sig}': not a regular file."
+
+
+def test_a_signature_that_is_a_link_to_a_signature_is_read(tmp_path: Path) -> None:
+    """A pool layout: the repository's .sig is a link to the pool's."""
+    (tmp_path / "pool.sig").write_bytes(FRAMED_SIGNATURE)
+    (tmp_path / "foo.pkg.tar.zst.sig").symlink_to("pool.sig")
+    assert read_signature(str(tmp_path / "foo.pkg.tar.zst")) == FRAMED_SIGNATURE
