@@ -22,7 +22,7 @@ from ._lib import BLOCK, WRITER, ArchiveError, archive_message, ffi, libarchive,
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-__all__ = ["Entries", "read_database", "read_database_bytes", "write_database"]
+__all__ = ["WRITER", "Entries", "read_database", "read_database_bytes", "write_database"]
 
 PARALLEL_CHUNKS = 8  # chunks to compress from which compressing in threads pays
 

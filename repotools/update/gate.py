@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..errors import KeyringError, PackageError
 from ..events import Event, Level
 from ..trust.verification import Verifier, verify_package
-from .scan import ScannedPackage
 
 if TYPE_CHECKING:  # imported when signatures are checked: not on the runs that check none
     from ..trust.keyring import Keyring
     from ..trust.siglevel import PackagePolicy, Rule
     from ..trust.signatures import SignatureCheck
+    from .scan import ScannedPackage
 
 __all__ = ["PackageGate", "PackageSignatures", "SignatureGate"]
 

@@ -9,8 +9,7 @@ import re
 import tempfile
 from contextlib import suppress
 
-from ..archive._lib import WRITER
-from ..archive.database import read_database, read_database_bytes, write_database
+from ..archive.database import WRITER, read_database, read_database_bytes, write_database
 from ..db.chunks import CHUNKABLE, ChunkedEntries, Layout
 from ..db.model import Entries
 from ..errors import CorruptDatabase, DatabaseNotFound, RepoWriteError

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "fs": {"errors", "events"},
     "archive": {"db", "fs", "errors", "limits"},
     "trust": {"errors", "limits", "fs"},
-    "update": {"formats", "db", "archive", "trust", "fs", "errors", "events", "limits", "config"},
+    "update": {"formats", "db", "archive", "trust", "fs", "errors", "events", "limits"},
     "cli": {"formats", "db", "archive", "trust", "fs", "update", "errors", "events", "limits", "config", "version"},
 }
 
