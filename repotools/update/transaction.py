@@ -98,7 +98,7 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         try:
             with signals_held():  # all the renames or none: a signal is handled once they are done
                 put_in_place(paths, temps, bool(sigs), report)
-                fsync_dir(paths.directory)
+                _sync(paths, report)
                 _remove_obsolete(outcome)
         except BaseException:
             for tmp in [*temps.values(), *sigs]:  # those not yet renamed into place
@@ -108,6 +108,21 @@ def update(req: UpdateRequest, report: Report) -> Outcome:
         finally:
             files_job.reap()  # within the lock: the next run finds the files database's layout
     return outcome
+
+
+def _sync(paths: DbPaths, report: Report) -> None:
+    """The renames made durable. They are done: a failure here is said, and the run succeeds,
+    since the new database is in place (it may not survive a crash of the machine)."""
+    try:
+        fsync_dir(paths.directory)
+    except OSError as e:
+        report(
+            Event(
+                Level.WARNING,
+                f"The new database is in place, but syncing '{paths.directory}' failed: {e.strerror}; "
+                "a crash of the machine now may bring back the old one.",
+            )
+        )
 
 
 def _keep_old(paths: DbPaths, limits: Limits) -> KeepOld:

@@ -600,3 +600,24 @@ def test_a_directory_in_the_way_of_the_rotation_fails_before_anything_is_touched
     outcome, _ = run_update(db, newer)
     assert outcome.added == ["foo-1.0-2"]
     assert os.readlink(repo / "r.db") == "r.db.tar.gz"
+
+
+def test_a_failed_directory_sync_after_the_renames_is_a_warning_not_a_traceback(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from repotools.update import transaction
+
+    def eio(directory: str) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO), directory)
+
+    monkeypatch.setattr(transaction, "fsync_dir", eio)
+    outcome, events = run_update(repo / "repo.db.tar.gz", build_package(repo))
+    assert outcome.added == ["foo-1.0-1"]
+    assert listing(repo / "repo.db.tar.gz") == ["foo-1.0-1/", "foo-1.0-1/desc"]
+    warning = (
+        f"The new database is in place, but syncing '{repo}' failed: Input/output error; a crash of the machine "
+        "now may bring back the old one."
+    )
+    assert (Level.WARNING, warning) in events
